@@ -1,0 +1,30 @@
+//! `whale-security validate FILE`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use whale_security::SecuritySettings;
+
+use crate::common;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The settings file (JSON).
+    file: PathBuf,
+}
+
+pub fn run(args: &Args) -> Result<ExitCode, String> {
+    let text = common::read(&args.file)?;
+    match SecuritySettings::from_json(&text) {
+        Ok(settings) => {
+            println!("{}", settings.to_json_pretty());
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(errors) => {
+            for e in errors.as_slice() {
+                println!("error: {e}");
+            }
+            Ok(ExitCode::from(1))
+        }
+    }
+}

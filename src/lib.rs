@@ -1,0 +1,18 @@
+#![doc = include_str!("../README.md")]
+
+pub mod allowlist;
+pub mod api_keys;
+pub mod audit;
+mod bounded;
+pub mod id;
+pub mod password;
+mod quote;
+pub mod session;
+pub mod set;
+pub mod settings;
+pub mod time;
+pub mod two_factor;
+
+pub use crate::allowlist::{IpDecision, Surface, check_ip};
+pub use crate::bounded::RangeError;
+pub use crate::settings::{SecuritySettings, SettingsError, SettingsErrors};

@@ -1,0 +1,197 @@
+use std::fmt;
+
+use crate::id::EntryId;
+
+/// One problem with a settings document or update, with the path of the field to fix.
+///
+/// Paths use dots between object keys and `[i]` for list positions
+/// (`ip_allowlist.entries[2].cidr`); the empty path is the document itself.
+#[derive(Clone, Debug, Eq, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SettingsError {
+    /// The text is not JSON.
+    #[error("line {line}, column {column}: {message}")]
+    Syntax {
+        /// 1-based line of the error.
+        line: usize,
+        /// 1-based column of the error.
+        column: usize,
+        /// What the JSON reader found.
+        message: String,
+    },
+    /// A field holds a value of the wrong type or out of its range.
+    #[error("{path}: {message}")]
+    Invalid {
+        /// The field's path.
+        path: String,
+        /// What is wrong with its value.
+        message: String,
+    },
+    /// A required field is absent.
+    #[error("{path}: missing field")]
+    MissingField {
+        /// The field's path.
+        path: String,
+    },
+    /// A field the document does not define (often a typo).
+    #[error("{path}: unknown field")]
+    UnknownField {
+        /// The field's path.
+        path: String,
+    },
+    /// The key rotation grace period is not shorter than the rotation interval, so old keys
+    /// would never expire before the next rotation.
+    #[error(
+        "{path}: a grace period of {grace_hours} hours must be shorter than the rotation interval of {interval_days} days"
+    )]
+    GraceNotShorterThanInterval {
+        /// The field's path.
+        path: String,
+        /// The grace period given.
+        grace_hours: u32,
+        /// The rotation interval.
+        interval_days: u32,
+    },
+    /// Two allowlist entries share an id.
+    #[error("{path}: entry id `{id}` is used more than once")]
+    DuplicateEntryId {
+        /// The path of the second use.
+        path: String,
+        /// The repeated id.
+        id: EntryId,
+    },
+    /// No allowlist entry has this id.
+    #[error("ip_allowlist.entries: no entry has id `{id}`")]
+    EntryNotFound {
+        /// The id asked for.
+        id: EntryId,
+    },
+    /// A computed instant (such as `now` plus a grace period) is outside the representable
+    /// range of time.
+    #[error("{path}: the resulting time is out of range")]
+    TimeOutOfRange {
+        /// The field whose value could not be computed.
+        path: String,
+    },
+}
+
+impl SettingsError {
+    /// The path of the field to fix; empty for the whole document.
+    #[must_use]
+    pub fn path(&self) -> &str {
+        match self {
+            Self::Syntax { .. } => "",
+            Self::EntryNotFound { .. } => "ip_allowlist.entries",
+            Self::Invalid { path, .. }
+            | Self::MissingField { path }
+            | Self::UnknownField { path }
+            | Self::GraceNotShorterThanInterval { path, .. }
+            | Self::DuplicateEntryId { path, .. }
+            | Self::TimeOutOfRange { path } => path,
+        }
+    }
+
+    pub(crate) fn syntax(e: &serde_json::Error) -> Self {
+        let message = e.to_string();
+        // serde_json appends " at line L column C"; the variant carries those separately.
+        let message = match message.rfind(" at line ") {
+            Some(cut) => message.get(..cut).unwrap_or(&message).to_owned(),
+            None => message,
+        };
+        Self::Syntax {
+            line: e.line(),
+            column: e.column(),
+            message,
+        }
+    }
+
+    /// Turns a deserialization error under the top-level field `prefix` into an error with the
+    /// full path.
+    pub(crate) fn from_path_error(
+        prefix: &str,
+        e: &serde_path_to_error::Error<serde_json::Error>,
+    ) -> Self {
+        let inner = e.inner().to_string();
+        let inner = match inner.rfind(" at line ") {
+            Some(cut) => inner.get(..cut).unwrap_or(&inner).to_owned(),
+            None => inner,
+        };
+        let sub = e.path().to_string();
+        let mut path = prefix.to_owned();
+        if sub != "." {
+            if !path.is_empty() && !sub.starts_with('[') {
+                path.push('.');
+            }
+            path.push_str(&sub);
+        }
+        if let Some(rest) = inner.strip_prefix("unknown field `") {
+            // The path already ends at the unknown key.
+            let name = rest.split('`').next().unwrap_or_default();
+            if !path.ends_with(name) {
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(name);
+            }
+            return Self::UnknownField { path };
+        }
+        if let Some(rest) = inner.strip_prefix("missing field `") {
+            let name = rest.split('`').next().unwrap_or_default();
+            if !path.is_empty() {
+                path.push('.');
+            }
+            path.push_str(name);
+            return Self::MissingField { path };
+        }
+        Self::Invalid {
+            path,
+            message: inner,
+        }
+    }
+}
+
+/// Every problem found in one settings document.
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub struct SettingsErrors(Vec<SettingsError>);
+
+impl SettingsErrors {
+    pub(crate) fn new(errors: Vec<SettingsError>) -> Self {
+        Self(errors)
+    }
+
+    pub(crate) fn one(error: SettingsError) -> Self {
+        Self(vec![error])
+    }
+
+    /// The problems, in document order.
+    #[must_use]
+    pub fn as_slice(&self) -> &[SettingsError] {
+        &self.0
+    }
+
+    /// The problems, by value.
+    #[must_use]
+    pub fn into_vec(self) -> Vec<SettingsError> {
+        self.0
+    }
+}
+
+impl fmt::Display for SettingsErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            fmt::Display::fmt(e, f)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for SettingsErrors {}
+
+impl From<SettingsError> for SettingsErrors {
+    fn from(e: SettingsError) -> Self {
+        Self::one(e)
+    }
+}

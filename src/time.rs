@@ -1,0 +1,136 @@
+//! Timestamps as the API writes them, and overflow-safe time arithmetic.
+//!
+//! Every instant in the JSON documents is RFC 3339 in UTC with millisecond precision and a `Z`
+//! suffix (`2026-03-10T10:00:00.000Z`). Input may carry any offset; it is converted to UTC.
+//! Arithmetic on caller-supplied values goes through the `checked_*` helpers here, which return
+//! `None` instead of panicking when a result leaves chrono's representable range.
+
+use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
+
+/// Formats an instant the way every document of this crate writes it.
+///
+/// # Examples
+///
+/// ```
+/// use chrono::{TimeZone, Utc};
+///
+/// let t = Utc.with_ymd_and_hms(2026, 3, 10, 10, 0, 0).unwrap();
+/// assert_eq!(whale_security::time::format(t), "2026-03-10T10:00:00.000Z");
+/// ```
+#[must_use]
+pub fn format(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// Parses an RFC 3339 instant with any offset into UTC.
+///
+/// # Errors
+///
+/// Returns the parser's message when `text` is not an RFC 3339 date-time.
+pub fn parse(text: &str) -> Result<DateTime<Utc>, chrono::ParseError> {
+    DateTime::parse_from_rfc3339(text).map(|t| t.with_timezone(&Utc))
+}
+
+/// `t + minutes`, or `None` when the result is not representable.
+#[must_use]
+pub fn checked_add_minutes(t: DateTime<Utc>, minutes: i64) -> Option<DateTime<Utc>> {
+    t.checked_add_signed(TimeDelta::try_minutes(minutes)?)
+}
+
+/// `t + hours`, or `None` when the result is not representable.
+#[must_use]
+pub fn checked_add_hours(t: DateTime<Utc>, hours: i64) -> Option<DateTime<Utc>> {
+    t.checked_add_signed(TimeDelta::try_hours(hours)?)
+}
+
+/// `t + days` (days of 24 hours of UTC time), or `None` when the result is not representable.
+#[must_use]
+pub fn checked_add_days(t: DateTime<Utc>, days: i64) -> Option<DateTime<Utc>> {
+    t.checked_add_signed(TimeDelta::try_days(days)?)
+}
+
+/// Serde adapter for a required instant in the crate's RFC 3339 form.
+pub mod rfc3339 {
+    use chrono::{DateTime, Utc};
+    use serde::{Deserialize, Deserializer, Serializer, de};
+
+    /// Writes `t` as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
+    ///
+    /// # Errors
+    ///
+    /// Only the serializer's own errors.
+    pub fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&super::format(*t))
+    }
+
+    /// Reads an RFC 3339 instant with any offset.
+    ///
+    /// # Errors
+    ///
+    /// When the value is not a string in RFC 3339 form.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        super::parse(&text).map_err(|e| {
+            de::Error::custom(format_args!("`{text}` is not an RFC 3339 timestamp: {e}"))
+        })
+    }
+}
+
+/// Serde adapter for an optional instant in the crate's RFC 3339 form (`null` or absent is
+/// `None`).
+pub mod rfc3339_option {
+    use chrono::{DateTime, Utc};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Writes `Some(t)` as [`super::rfc3339`] does and `None` as `null`.
+    ///
+    /// # Errors
+    ///
+    /// Only the serializer's own errors.
+    pub fn serialize<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+        match t {
+            Some(t) => super::rfc3339::serialize(t, s),
+            None => s.serialize_none(),
+        }
+    }
+
+    /// Reads `null` or an RFC 3339 instant.
+    ///
+    /// # Errors
+    ///
+    /// When the value is neither `null` nor an RFC 3339 string.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+        #[derive(Deserialize)]
+        struct Wrap(#[serde(with = "super::rfc3339")] DateTime<Utc>);
+        Ok(Option::<Wrap>::deserialize(d)?.map(|Wrap(t)| t))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    #[test]
+    fn format_uses_milliseconds_and_z() {
+        let t = Utc.with_ymd_and_hms(2026, 2, 1, 0, 0, 0).unwrap();
+        assert_eq!(format(t), "2026-02-01T00:00:00.000Z");
+    }
+
+    #[test]
+    fn parse_converts_offsets_to_utc() {
+        let t = parse("2026-03-10T12:00:00+02:00").unwrap();
+        assert_eq!(format(t), "2026-03-10T10:00:00.000Z");
+    }
+
+    #[test]
+    fn checked_add_returns_none_instead_of_panicking() {
+        assert_eq!(checked_add_days(DateTime::<Utc>::MAX_UTC, 1), None);
+        assert_eq!(
+            checked_add_minutes(Utc.timestamp_opt(0, 0).unwrap(), i64::MAX),
+            None
+        );
+        assert_eq!(checked_add_hours(DateTime::<Utc>::MIN_UTC, -1), None);
+    }
+}

@@ -1,0 +1,29 @@
+//! Public-API tests of whale-security, as one integration binary.
+
+// Test and bench code may panic: a panic is how a failed check is reported.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+#[cfg(feature = "cli")]
+mod cli;
+mod pitfalls;
+mod spec_fixtures;
+mod validation;
+
+use std::path::PathBuf;
+
+/// The path of a file under `tests/fixtures`.
+pub fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// The text of a file under `tests/fixtures`.
+pub fn read_fixture(name: &str) -> String {
+    std::fs::read_to_string(fixture(name)).unwrap_or_else(|e| panic!("reading {name}: {e}"))
+}

@@ -1,0 +1,264 @@
+//! Every validation rule of a settings document, each with an input that breaks it.
+
+use proptest::prelude::*;
+use serde_json::Value;
+use whale_security::settings::{SettingsError, SettingsUpdate};
+use whale_security::{SecuritySettings, SettingsErrors};
+
+fn spec_settings() -> Value {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/data/spec-settings.json"
+    ))
+    .unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+/// The spec settings with the value at `pointer` replaced.
+fn with(pointer: &str, value: Value) -> Result<SecuritySettings, SettingsErrors> {
+    let mut doc = spec_settings();
+    *doc.pointer_mut(pointer)
+        .unwrap_or_else(|| panic!("no {pointer}")) = value;
+    SecuritySettings::from_json(&doc.to_string())
+}
+
+fn paths(result: Result<SecuritySettings, SettingsErrors>) -> Vec<String> {
+    result
+        .unwrap_err()
+        .as_slice()
+        .iter()
+        .map(|e| e.path().to_owned())
+        .collect()
+}
+
+#[test]
+fn the_spec_settings_are_valid() {
+    let settings = SecuritySettings::from_json(&spec_settings().to_string()).unwrap();
+    let written: Value = serde_json::from_str(&settings.to_json_pretty()).unwrap();
+    assert_eq!(written, spec_settings());
+}
+
+#[test]
+fn a_misspelled_policy_field_is_an_unknown_field_not_a_weaker_policy() {
+    let mut doc = spec_settings();
+    let policy = doc["password_policy"].as_object_mut().unwrap();
+    let value = policy.remove("require_uppercase").unwrap();
+    policy.insert("require_upercase".into(), value);
+    let errors = SecuritySettings::from_json(&doc.to_string()).unwrap_err();
+    assert!(
+        errors.as_slice().iter().any(|e| matches!(e, SettingsError::UnknownField { path } if path == "password_policy.require_upercase")),
+        "{errors}"
+    );
+}
+
+#[test]
+fn an_unknown_top_level_field_is_named() {
+    let mut doc = spec_settings();
+    doc["two_factr"] = Value::Bool(true);
+    assert_eq!(
+        paths(SecuritySettings::from_json(&doc.to_string())),
+        ["two_factr"]
+    );
+}
+
+#[test]
+fn a_missing_field_is_named() {
+    let mut doc = spec_settings();
+    doc["session_policy"]
+        .as_object_mut()
+        .unwrap()
+        .remove("timeout_minutes");
+    assert_eq!(
+        paths(SecuritySettings::from_json(&doc.to_string())),
+        ["session_policy.timeout_minutes"]
+    );
+}
+
+#[test]
+fn numbers_outside_their_documented_ranges_are_refused() {
+    let cases: &[(&str, Value)] = &[
+        ("/session_policy/timeout_minutes", 0.into()),
+        ("/session_policy/timeout_minutes", 525_601.into()),
+        ("/session_policy/timeout_minutes", (-5).into()),
+        ("/session_policy/timeout_minutes", serde_json::json!(1e30)),
+        ("/session_policy/timeout_minutes", serde_json::json!(480.5)),
+        (
+            "/session_policy/timeout_minutes",
+            serde_json::json!(u64::MAX),
+        ),
+        ("/session_policy/max_concurrent_sessions", 0.into()),
+        ("/password_policy/min_length", 0.into()),
+        ("/password_policy/min_length", 65.into()),
+        ("/password_policy/max_age_days", 0.into()),
+        ("/password_policy/prevent_reuse", 25.into()),
+        ("/two_factor/grace_period_hours", 8761.into()),
+        ("/api_key_rotation/interval_days", 0.into()),
+        ("/api_key_rotation/grace_period_hours", (-1).into()),
+    ];
+    for (pointer, value) in cases {
+        let want = pointer.trim_start_matches('/').replace('/', ".");
+        assert_eq!(
+            paths(with(pointer, value.clone())),
+            [want],
+            "{pointer} = {value}"
+        );
+    }
+}
+
+#[test]
+fn a_grace_period_not_shorter_than_the_interval_is_refused() {
+    let mut doc = spec_settings();
+    doc["api_key_rotation"]["interval_days"] = 2.into();
+    doc["api_key_rotation"]["grace_period_hours"] = 48.into();
+    let errors = SecuritySettings::from_json(&doc.to_string()).unwrap_err();
+    assert!(matches!(
+        errors.as_slice(),
+        [SettingsError::GraceNotShorterThanInterval {
+            grace_hours: 48,
+            interval_days: 2,
+            ..
+        }]
+    ));
+}
+
+#[test]
+fn sets_must_be_non_empty_known_and_without_duplicates() {
+    for (pointer, value) in [
+        ("/two_factor/methods", serde_json::json!([])),
+        ("/two_factor/methods", serde_json::json!(["totp", "totp"])),
+        ("/two_factor/methods", serde_json::json!(["email"])),
+        ("/ip_allowlist/applies_to", serde_json::json!([])),
+        (
+            "/ip_allowlist/applies_to",
+            serde_json::json!(["api", "api"]),
+        ),
+        ("/ip_allowlist/applies_to", serde_json::json!(["admin"])),
+    ] {
+        let got = paths(with(pointer, value.clone()));
+        let want = pointer.trim_start_matches('/').replace('/', ".");
+        assert_eq!(got.len(), 1, "{pointer} = {value}: {got:?}");
+        assert!(got[0].starts_with(&want), "{pointer} = {value}: {got:?}");
+    }
+}
+
+#[test]
+fn an_invalid_entry_names_its_position_and_the_text() {
+    let errors = with("/ip_allowlist/entries/1/cidr", "203.0.113.77/24".into()).unwrap_err();
+    let [SettingsError::Invalid { path, message }] = errors.as_slice() else {
+        panic!("{errors}")
+    };
+    assert_eq!(path, "ip_allowlist.entries[1].cidr");
+    assert!(
+        message.contains("203.0.113.0/24 or 203.0.113.77/32"),
+        "{message}"
+    );
+}
+
+#[test]
+fn duplicate_entry_ids_are_refused() {
+    let errors = with("/ip_allowlist/entries/2/id", "ip_a1b2c3".into()).unwrap_err();
+    assert!(
+        matches!(errors.as_slice(), [SettingsError::DuplicateEntryId { path, .. }] if path == "ip_allowlist.entries[2].id")
+    );
+}
+
+#[test]
+fn bad_ids_and_timestamps_are_refused() {
+    assert_eq!(paths(with("/store_id", "shop_1".into())), ["store_id"]);
+    assert_eq!(paths(with("/updated_by", "".into())), ["updated_by"]);
+    assert_eq!(
+        paths(with("/updated_at", "yesterday".into())),
+        ["updated_at"]
+    );
+    assert_eq!(paths(with("/object", "store".into())), ["object"]);
+}
+
+#[test]
+fn every_broken_section_is_reported_at_once() {
+    let mut doc = spec_settings();
+    doc["session_policy"]["timeout_minutes"] = 0.into();
+    doc["password_policy"]["min_length"] = "twelve".into();
+    doc["extra"] = 1.into();
+    let got = paths(SecuritySettings::from_json(&doc.to_string()));
+    assert_eq!(
+        got,
+        [
+            "session_policy.timeout_minutes",
+            "password_policy.min_length",
+            "extra"
+        ]
+    );
+}
+
+#[test]
+fn truncated_json_gives_line_and_column() {
+    let text = spec_settings().to_string();
+    let errors = SecuritySettings::from_json(&text[..text.len() / 2]).unwrap_err();
+    assert!(
+        matches!(errors.as_slice(), [SettingsError::Syntax { line: 1, .. }]),
+        "{errors}"
+    );
+}
+
+#[test]
+fn deeply_nested_input_is_an_error_not_a_stack_overflow() {
+    let text = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    assert!(SecuritySettings::from_json(&text).is_err());
+    assert!(SettingsUpdate::from_json(&text).is_err());
+    let nested = format!(
+        r#"{{"two_factor": {}1{}}}"#,
+        "[".repeat(10_000),
+        "]".repeat(10_000)
+    );
+    assert!(SettingsUpdate::from_json(&nested).is_err());
+}
+
+#[test]
+fn a_document_that_is_not_an_object_is_refused() {
+    for text in ["[]", "null", "42", "\"settings\""] {
+        assert!(SecuritySettings::from_json(text).is_err(), "{text}");
+    }
+}
+
+#[test]
+fn update_errors_name_the_field() {
+    let err =
+        SettingsUpdate::from_json(r#"{"session_policy": {"timeout_minutes": 0}}"#).unwrap_err();
+    assert_eq!(err.path(), "session_policy.timeout_minutes");
+    let err = SettingsUpdate::from_json(
+        r#"{"ip_allowlist": {"entries": [{"cidr": "10.0.0.0/8"}, {"cidr": "0203.0.113.9"}]}}"#,
+    )
+    .unwrap_err();
+    assert_eq!(err.path(), "ip_allowlist.entries[1].cidr");
+    let err = SettingsUpdate::from_json(r#"{"two_factor": {"required": "yes"}}"#).unwrap_err();
+    assert_eq!(err.path(), "two_factor.required");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(256)))]
+
+    /// Cutting or corrupting a valid document anywhere gives an error, never a panic.
+    #[test]
+    fn corrupted_documents_never_panic(cut in 0usize..2000, byte in any::<u8>(), at in 0usize..2000) {
+        let mut bytes = spec_settings().to_string().into_bytes();
+        let at = at % bytes.len();
+        bytes[at] = byte;
+        bytes.truncate(cut.max(1));
+        let text = String::from_utf8_lossy(&bytes);
+        let _ = SecuritySettings::from_json(&text);
+        let _ = SettingsUpdate::from_json(&text);
+    }
+
+    /// Whatever valid document goes in, writing it and reading it back gives the same settings.
+    #[test]
+    fn settings_round_trip(timeout in 1u32..=525_600, min_len in 1u16..=64, grace in 0u32..=2000, interval in 84u32..=3650) {
+        let mut doc = spec_settings();
+        doc["session_policy"]["timeout_minutes"] = timeout.into();
+        doc["password_policy"]["min_length"] = min_len.into();
+        doc["api_key_rotation"]["grace_period_hours"] = grace.into();
+        doc["api_key_rotation"]["interval_days"] = interval.into();
+        let settings = SecuritySettings::from_json(&doc.to_string()).unwrap();
+        let again = SecuritySettings::from_json(&settings.to_json_pretty()).unwrap();
+        prop_assert_eq!(settings, again);
+    }
+}
