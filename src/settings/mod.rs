@@ -101,6 +101,7 @@ impl SecuritySettings {
                 require_re_auth_for_sensitive: true,
                 idle_timeout_minutes: None,
                 reauth_window_minutes: None,
+                on_session_limit: None,
             },
             password_policy: PasswordPolicy {
                 min_length: MinLength::DEFAULT,

@@ -12,7 +12,7 @@ use crate::api_keys::{ApiKeyRotationPolicy, IntervalDays, RotationGraceHours};
 use crate::audit::{self, AuditAction, AuditRecord};
 use crate::id::{EntryId, UserId};
 use crate::password::{MaxAgeDays, MinLength, MinStrength, PreventReuse};
-use crate::session::{MaxSessions, ReauthWindowMinutes, TimeoutMinutes};
+use crate::session::{MaxSessions, OnSessionLimit, ReauthWindowMinutes, TimeoutMinutes};
 use crate::set::NonEmptySet;
 use crate::time::{checked_add_days, checked_add_hours};
 use crate::two_factor::{GraceHours, Method, TwoFactorPolicy};
@@ -147,6 +147,13 @@ pub struct SessionPolicyUpdate {
         deserialize_with = "nullable"
     )]
     pub reauth_window_minutes: Option<Option<ReauthWindowMinutes>>,
+    /// Behaviour at the concurrent-session limit; `null` restores the default.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub on_session_limit: Option<Option<OnSessionLimit>>,
 }
 
 /// Changes to the password policy.
@@ -286,6 +293,7 @@ pub fn apply(
         );
         set(&mut p.idle_timeout_minutes, u.idle_timeout_minutes);
         set(&mut p.reauth_window_minutes, u.reauth_window_minutes);
+        set(&mut p.on_session_limit, u.on_session_limit);
     }
     if let Some(u) = &update.password_policy {
         let p = &mut next.password_policy;
