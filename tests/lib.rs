@@ -11,6 +11,7 @@
 #[cfg(feature = "cli")]
 mod cli;
 mod pitfalls;
+mod session;
 mod spec_fixtures;
 mod validation;
 
