@@ -10,6 +10,8 @@
 
 #[cfg(feature = "cli")]
 mod cli;
+#[cfg(feature = "cli")]
+mod cli_session;
 mod pitfalls;
 mod session;
 mod spec_fixtures;

@@ -1,0 +1,167 @@
+//! `whale-security session --settings FILE --sessions FILE [--now T] [--action A] [--user U]
+//! [--aal L]`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use serde_json::{Value, json};
+use whale_security::id::UserId;
+use whale_security::session::{
+    Aal, Admission, ProceedReason, ReauthDecision, ReauthReason, SensitiveAction, Session,
+    SessionStatus, admit_session_for, advisories, reauth_required, session_expired,
+};
+use whale_security::time;
+
+use crate::common;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The settings file (JSON); its `session_policy` is applied.
+    #[arg(long)]
+    settings: PathBuf,
+    /// The sessions file: a JSON array of session records (see the README).
+    #[arg(long)]
+    sessions: PathBuf,
+    /// The instant to decide at (RFC 3339); the system clock when absent.
+    #[arg(long)]
+    now: Option<String>,
+    /// A sensitive action to ask about for every session, such as `rotate_api_keys`.
+    #[arg(long)]
+    action: Option<SensitiveAction>,
+    /// Answer admission for this member only; by default for every member in the file.
+    #[arg(long)]
+    user: Option<UserId>,
+    /// The assurance level the advisories judge the policy at.
+    #[arg(long, default_value = "aal2")]
+    aal: Aal,
+}
+
+pub fn run(args: &Args) -> Result<ExitCode, String> {
+    let settings = common::load_settings(&args.settings)?;
+    let policy = settings.session_policy();
+    let now = common::now(args.now.as_deref())?;
+    let text = common::read(&args.sessions)?;
+    let mut reader = serde_json::Deserializer::from_str(&text);
+    let sessions: Vec<Session> = serde_path_to_error::deserialize(&mut reader).map_err(|e| {
+        format!(
+            "{} is not a valid sessions file: at `{}`: {}",
+            args.sessions.display(),
+            e.path(),
+            e.inner()
+        )
+    })?;
+    let mut positive = true;
+
+    let mut rows = Vec::with_capacity(sessions.len());
+    for session in &sessions {
+        let status = session_expired(policy, session, now);
+        positive &= !status.is_expired();
+        let reason = match &status {
+            SessionStatus::Live { until } => until.limit.as_str(),
+            SessionStatus::Expired { reason } => reason.as_str(),
+        };
+        let mut row = serde_json::Map::new();
+        row.insert("id".into(), json!(session.id.as_str()));
+        row.insert("user".into(), json!(session.user.as_str()));
+        row.insert("expired".into(), json!(status.is_expired()));
+        row.insert("reason".into(), json!(reason));
+        row.insert("ends_at".into(), json!(status.ends_at().map(time::format)));
+        if let Some(action) = &args.action {
+            let decision = reauth_required(policy, session, action, now);
+            positive &= decision.permits();
+            row.insert("reauth".into(), reauth_json(action, &decision));
+        }
+        rows.push(Value::Object(row));
+    }
+
+    let mut users: Vec<&UserId> = Vec::new();
+    match &args.user {
+        Some(user) => users.push(user),
+        None => {
+            for s in &sessions {
+                if !users.contains(&&s.user) {
+                    users.push(&s.user);
+                }
+            }
+        }
+    }
+    let admission: Vec<Value> = users
+        .into_iter()
+        .map(|user| {
+            let decision = admit_session_for(policy, user, &sessions, now);
+            positive &= matches!(decision, Admission::Admit { .. });
+            admission_json(user, &decision)
+        })
+        .collect();
+
+    let advice: Vec<Value> = advisories(policy, args.aal)
+        .iter()
+        .map(|a| {
+            json!({
+                "code": a.code.as_str(),
+                "level": a.level.as_str(),
+                "requirement": a.requirement.as_str(),
+                "reference": a.reference,
+                "field": a.field,
+                "message": a.to_string(),
+            })
+        })
+        .collect();
+
+    let out = json!({
+        "now": time::format(now),
+        "sessions": rows,
+        "admission": admission,
+        "advisories": advice,
+    });
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?
+    );
+    Ok(if positive {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn reauth_json(action: &SensitiveAction, decision: &ReauthDecision) -> Value {
+    let (outcome, reason, recent_until) = match decision {
+        ReauthDecision::Proceed {
+            reason: ProceedReason::RecentAuthentication { recent_until, .. },
+        } => ("proceed", "recent_authentication", Some(*recent_until)),
+        ReauthDecision::Proceed { .. } => ("proceed", "not_required", None),
+        ReauthDecision::Reauthenticate {
+            reason: ReauthReason::Stale { recent_until, .. },
+        } => ("reauthenticate", "stale", Some(*recent_until)),
+        ReauthDecision::Reauthenticate { .. } => ("reauthenticate", "window_out_of_range", None),
+        ReauthDecision::SessionExpired { reason } => ("session_expired", reason.as_str(), None),
+    };
+    json!({
+        "action": action.as_str(),
+        "decision": outcome,
+        "reason": reason,
+        "recent_until": recent_until.map(time::format),
+    })
+}
+
+fn admission_json(user: &UserId, decision: &Admission<'_>) -> Value {
+    match decision {
+        Admission::Admit { live, limit } => json!({
+            "user": user.as_str(), "decision": "admit", "live": live, "limit": limit.get(),
+        }),
+        Admission::AdmitEnding {
+            live,
+            limit,
+            rule,
+            end,
+        } => json!({
+            "user": user.as_str(), "decision": "admit_ending", "live": live,
+            "limit": limit.get(), "rule": rule.as_str(),
+            "end": end.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(),
+        }),
+        Admission::Reject { live, limit } => json!({
+            "user": user.as_str(), "decision": "reject", "live": live, "limit": limit.get(),
+        }),
+    }
+}
