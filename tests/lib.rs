@@ -8,6 +8,7 @@
     clippy::indexing_slicing
 )]
 
+mod api_keys;
 #[cfg(feature = "cli")]
 mod cli;
 mod pitfalls;

@@ -209,6 +209,12 @@ impl Rotation {
         &self.rotated
     }
 
+    /// The replaced keys' ids with their successors, by value.
+    #[must_use]
+    pub fn into_new_keys(self) -> Vec<(KeyId, ApiKey)> {
+        self.rotated
+    }
+
     /// The spec's response. `new_key_prefix` is the display prefix of the first successor, in
     /// the order the store's keys were created; the others are in [`Rotation::new_keys`].
     pub fn response(&self) -> RotateKeysResponse {
