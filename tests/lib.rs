@@ -11,6 +11,8 @@
 mod api_keys;
 #[cfg(feature = "cli")]
 mod cli;
+#[cfg(feature = "cli")]
+mod cli_rotation;
 mod pitfalls;
 mod spec_fixtures;
 mod validation;

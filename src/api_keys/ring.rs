@@ -443,7 +443,7 @@ impl KeyRing {
     }
 
     /// Every record, in insertion order.
-    pub fn keys(&self) -> impl Iterator<Item = &StoredKey> {
+    pub fn keys(&self) -> impl Iterator<Item = &StoredKey> + Clone {
         self.keys.iter()
     }
 
@@ -596,5 +596,96 @@ impl KeyRing {
             }
         }
         found
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::parse;
+
+    fn ring_with_one() -> (KeyRing, ApiKey, DateTime<Utc>) {
+        let now = parse("2026-03-10T10:00:00Z").unwrap();
+        let mut ring = KeyRing::new();
+        let key = ring
+            .issue(
+                StoreId::new("store_a1").unwrap(),
+                Environment::Live,
+                KeySeed::from_bytes([1; 32]),
+                now,
+            )
+            .unwrap();
+        (ring, key, now)
+    }
+
+    #[test]
+    fn a_record_survives_a_round_trip_through_storage_fields() {
+        let (ring, key, now) = ring_with_one();
+        let record = ring.get(key.id()).unwrap().to_record();
+        let mut other = KeyRing::new();
+        other
+            .insert(StoredKey::from_record(record).unwrap())
+            .unwrap();
+        assert!(matches!(
+            other.verify(key.expose_secret(), now),
+            Ok(Verified::Valid { .. })
+        ));
+    }
+
+    #[test]
+    fn an_inconsistent_record_is_refused_by_field() {
+        let (ring, key, now) = ring_with_one();
+        let good = ring.get(key.id()).unwrap().to_record();
+        let mut wrong_env = good.clone();
+        wrong_env.environment = Environment::Test;
+        let mut early_expiry = good.clone();
+        early_expiry.expires_at = Some(now - chrono::TimeDelta::try_seconds(1).unwrap());
+        for (record, field) in [(wrong_env, "display_prefix"), (early_expiry, "expires_at")] {
+            assert!(matches!(
+                StoredKey::from_record(record),
+                Err(ApiKeyError::InvalidRecord { field: f, .. }) if f == field
+            ));
+        }
+    }
+
+    #[test]
+    fn the_same_key_cannot_be_stored_twice() {
+        let (mut ring, key, _) = ring_with_one();
+        let again = ring.get(key.id()).unwrap().clone();
+        assert_eq!(
+            ring.insert(again).unwrap_err(),
+            ApiKeyError::DuplicateKey {
+                key_id: key.id().clone()
+            }
+        );
+        assert_eq!(ring.len(), 1);
+    }
+
+    #[test]
+    fn revoking_twice_keeps_the_earlier_instant_and_revocation_outranks_expiry() {
+        let (mut ring, key, now) = ring_with_one();
+        let later = now + chrono::TimeDelta::try_hours(1).unwrap();
+        ring.revoke(key.id(), later).unwrap();
+        ring.revoke(key.id(), now).unwrap();
+        ring.revoke(key.id(), later).unwrap();
+        let record = ring.get(key.id()).unwrap();
+        assert_eq!(record.revoked_at(), Some(now));
+        let mut expired = record.to_record();
+        expired.expires_at = Some(now);
+        let expired = StoredKey::from_record(expired).unwrap();
+        assert_eq!(
+            expired.status_at(later),
+            KeyStatus::Revoked { revoked_at: now }
+        );
+    }
+
+    #[test]
+    fn revoking_an_unknown_id_is_an_error() {
+        let (mut ring, _, now) = ring_with_one();
+        let id = KeyId::new("key_nope").unwrap();
+        assert_eq!(
+            ring.revoke(&id, now).unwrap_err(),
+            ApiKeyError::KeyNotFound { key_id: id }
+        );
     }
 }

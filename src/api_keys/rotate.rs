@@ -366,3 +366,72 @@ object_tag!(
     /// The `"object": "key_rotation"` tag.
     KeyRotationTag = "key_rotation"
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api_keys::{Environment, KeyRing, KeySeed};
+    use crate::time::parse;
+
+    #[test]
+    fn a_compromised_request_with_a_grace_is_refused_but_zero_grace_is_accepted() {
+        let policy: ApiKeyRotationPolicy = serde_json::from_str(
+            r#"{"enabled": true, "interval_days": 90, "grace_period_hours": 48}"#,
+        )
+        .unwrap();
+        let req: RotateKeysRequest =
+            serde_json::from_str(r#"{"grace_period_hours": 24, "compromised": true}"#).unwrap();
+        assert_eq!(
+            req.mode(&policy).unwrap_err(),
+            ApiKeyError::GraceForCompromisedKey { grace_hours: 24 }
+        );
+        let req: RotateKeysRequest =
+            serde_json::from_str(r#"{"grace_period_hours": 0, "compromised": true}"#).unwrap();
+        assert_eq!(req.mode(&policy).unwrap(), RotationMode::Compromised);
+        assert!(serde_json::from_str::<RotateKeysRequest>(r#"{"grace": 1}"#).is_err());
+    }
+
+    #[test]
+    fn a_grace_past_the_end_of_time_is_an_error_not_a_panic() {
+        let store = StoreId::new("store_a1").unwrap();
+        let end = DateTime::<Utc>::MAX_UTC;
+        let mut ring = KeyRing::new();
+        ring.issue(
+            store.clone(),
+            Environment::Live,
+            KeySeed::from_bytes([1; 32]),
+            end,
+        )
+        .unwrap();
+        let mode = RotationMode::Graceful {
+            grace: RotationGraceHours::new(1).unwrap(),
+        };
+        assert_eq!(
+            plan_rotation(&store, ring.keys(), mode, end).unwrap_err(),
+            ApiKeyError::TimeOutOfRange {
+                what: "old_key_expires_at"
+            }
+        );
+    }
+
+    #[test]
+    fn the_plan_only_touches_the_named_store() {
+        let now = parse("2026-03-10T10:00:00Z").unwrap();
+        let a = StoreId::new("store_a").unwrap();
+        let b = StoreId::new("store_b").unwrap();
+        let mut ring = KeyRing::new();
+        ring.issue(
+            a.clone(),
+            Environment::Live,
+            KeySeed::from_bytes([1; 32]),
+            now,
+        )
+        .unwrap();
+        ring.issue(b, Environment::Live, KeySeed::from_bytes([2; 32]), now)
+            .unwrap();
+        let plan = plan_rotation(&a, ring.keys(), RotationMode::Compromised, now).unwrap();
+        assert_eq!(plan.rotate().len(), 1);
+        assert!(plan.cut_short().is_empty());
+        assert_eq!(plan.old_key_expires_at(), now);
+    }
+}

@@ -276,3 +276,43 @@ pub(super) fn next_after(
         what: "next_rotation",
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api_keys::{Environment, KeyRing, KeySeed, RotationGraceHours};
+    use crate::time::parse;
+
+    #[test]
+    fn a_rotation_the_keys_show_outranks_an_older_last_rotation_in_the_policy() {
+        let store = StoreId::new("store_a1").unwrap();
+        let t0 = parse("2026-01-01T00:00:00Z").unwrap();
+        let rotated = parse("2026-02-01T00:00:00Z").unwrap();
+        let mut ring = KeyRing::new();
+        ring.issue(
+            store.clone(),
+            Environment::Live,
+            KeySeed::from_bytes([1; 32]),
+            t0,
+        )
+        .unwrap();
+        let mode = RotationMode::Graceful {
+            grace: RotationGraceHours::new(0).unwrap(),
+        };
+        ring.rotate_now(&store, mode, rotated, || KeySeed::from_bytes([2; 32]))
+            .unwrap();
+        let policy: ApiKeyRotationPolicy = serde_json::from_str(
+            r#"{"enabled": true, "interval_days": 30, "grace_period_hours": 0,
+                "last_rotation": "2026-01-01T00:00:00Z"}"#,
+        )
+        .unwrap();
+        let now = parse("2026-02-15T00:00:00Z").unwrap();
+        assert_eq!(
+            plan_scheduled_rotation(&policy, &store, ring.keys_of(&store), now).unwrap(),
+            ScheduledRotation::Wait {
+                next_rotation: parse("2026-03-03T00:00:00Z").unwrap(),
+                basis: ScheduleBasis::KeysRotatedAt(rotated),
+            }
+        );
+    }
+}
