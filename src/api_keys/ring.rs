@@ -327,6 +327,15 @@ impl<'a> Verified<'a> {
 /// may use a ring as its cache; the decisions ([`StoredKey::status_at`],
 /// [`plan_rotation`](super::plan_rotation), [`plan_scheduled_rotation`](super::plan_scheduled_rotation))
 /// do not depend on the ring.
+///
+/// Only the digest comparison is constant-time: the hash-table probe by tag is not, which tells
+/// a timing observer at most whether some stored digest shares the first 8 bytes of the
+/// presented key's SHA-256, useless without a preimage.
+///
+/// **Limitations:** records are never removed, so expired and revoked keys accumulate until the
+/// ring is rebuilt from storage (a purge of records expired before some instant would fix it);
+/// and there is no storage trait yet: a database-backed service applies a [`RotationPlan`]'s
+/// steps itself, as [`KeyRing::apply_rotation`] does, inside one transaction.
 #[derive(Clone, Debug, Default)]
 pub struct KeyRing {
     keys: Vec<StoredKey>,

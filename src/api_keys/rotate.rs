@@ -94,6 +94,12 @@ impl RotationPlan {
 ///
 /// Records of other stores in `keys` are ignored.
 ///
+/// **Limitation:** a store whose only valid keys are already in grace (its current key was
+/// revoked on its own) has nothing to rotate, so even a [`RotationMode::Compromised`] rotation
+/// is refused with [`ApiKeyError::NothingToRotate`] and leaves those keys valid until their
+/// grace ends; the caller must revoke them with [`KeyRing::revoke`](super::KeyRing::revoke).
+/// A mode that revokes without issuing a successor would close this gap.
+///
 /// # Errors
 ///
 /// [`ApiKeyError::NothingToRotate`] when no key of the store is active;
