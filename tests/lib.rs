@@ -8,8 +8,10 @@
     clippy::indexing_slicing
 )]
 
+mod api_keys;
 #[cfg(feature = "cli")]
 mod cli;
+mod cli_rotation;
 #[cfg(feature = "cli")]
 mod cli_session;
 mod pitfalls;

@@ -44,3 +44,18 @@ fn update_responses_round_trip() {
         round_trip::<UpdateResponse>(name);
     }
 }
+
+#[test]
+fn rotate_keys_request_and_response_round_trip() {
+    round_trip::<whale_security::api_keys::RotateKeysRequest>("rotate-keys-request.json");
+    round_trip::<whale_security::api_keys::RotateKeysResponse>("rotate-keys-response.json");
+}
+
+#[test]
+fn a_rotation_response_with_another_object_tag_is_rejected() {
+    let text = read_fixture("spec/rotate-keys-response.json")
+        .replace("\"key_rotation\"", "\"security_settings\"");
+    let err =
+        serde_json::from_str::<whale_security::api_keys::RotateKeysResponse>(&text).unwrap_err();
+    assert!(err.to_string().contains("expected `key_rotation`"), "{err}");
+}

@@ -33,7 +33,8 @@ use crate::two_factor::{Method, TwoFactorPolicy};
 pub use self::error::{SettingsError, SettingsErrors};
 pub use self::update::{
     AllowlistUpdate, Applied, NewEntry, PasswordPolicyUpdate, RotationPolicyUpdate,
-    SessionPolicyUpdate, SettingsUpdate, TwoFactorUpdate, add_entry, apply, remove_entry,
+    SessionPolicyUpdate, SettingsUpdate, TwoFactorUpdate, add_entry, apply, record_rotation,
+    remove_entry,
 };
 
 /// The security settings of one store.
@@ -339,6 +340,8 @@ macro_rules! object_tag {
         }
     };
 }
+
+pub(crate) use object_tag;
 
 object_tag!(
     /// The `"object": "security_settings"` tag.

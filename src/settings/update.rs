@@ -356,6 +356,30 @@ pub fn remove_entry(
     finish(current, next, actor, now, AuditAction::RemoveAllowlistEntry)
 }
 
+/// Records a key rotation carried out at `rotated_at` by `actor`: `api_key_rotation`'s
+/// `last_rotation` becomes `rotated_at` and its `next_rotation` `rotated_at + interval_days`
+/// (cleared when scheduled rotation is disabled), as
+/// [`ApiKeyRotationPolicy::after_rotation`] computes. The audit action is
+/// [`AuditAction::RotateKeys`].
+///
+/// # Errors
+///
+/// [`SettingsError::TimeOutOfRange`] when the next rotation cannot be represented.
+pub fn record_rotation(
+    current: &SecuritySettings,
+    rotated_at: DateTime<Utc>,
+    actor: &UserId,
+) -> Result<Applied, SettingsErrors> {
+    let mut next = current.clone();
+    next.api_key_rotation = current
+        .api_key_rotation
+        .after_rotation(rotated_at)
+        .map_err(|_| SettingsError::TimeOutOfRange {
+            path: "api_key_rotation.next_rotation".into(),
+        })?;
+    finish(current, next, actor, rotated_at, AuditAction::RotateKeys)
+}
+
 fn finish(
     current: &SecuritySettings,
     mut next: SecuritySettings,

@@ -2,6 +2,7 @@
 //! doing this job. Each function under test has its own submodule; this one loads the cases.
 
 mod check_ip;
+mod rotation_due;
 mod session_expired;
 
 use serde_json::Value;

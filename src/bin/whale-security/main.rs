@@ -6,6 +6,7 @@
 
 mod check_ip;
 mod common;
+mod rotation;
 mod session;
 mod validate;
 
@@ -29,6 +30,8 @@ enum Command {
     CheckIp(check_ip::Args),
     /// Decide session expiry, admission of one more sign-in, and re-authentication.
     Session(session::Args),
+    /// Decide whether a scheduled API key rotation is due (exit 0 when due, 1 when not).
+    Rotation(rotation::Args),
 }
 
 fn main() -> ExitCode {
@@ -37,6 +40,7 @@ fn main() -> ExitCode {
         Command::Validate(args) => validate::run(&args),
         Command::CheckIp(args) => check_ip::run(&args),
         Command::Session(args) => session::run(&args),
+        Command::Rotation(args) => rotation::run(&args),
     };
     match result {
         Ok(code) => code,
