@@ -2,6 +2,7 @@
 //! doing this job. Each function under test has its own submodule; this one loads the cases.
 
 mod check_ip;
+mod validate_password;
 
 use serde_json::Value;
 
