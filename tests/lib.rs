@@ -10,6 +10,7 @@
 
 #[cfg(feature = "cli")]
 mod cli;
+mod password;
 mod pitfalls;
 mod spec_fixtures;
 mod validation;

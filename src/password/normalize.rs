@@ -328,4 +328,22 @@ mod tests {
         let p = NormalizedPassword::new("Hunter2-secret").unwrap();
         assert!(!format!("{p:?}").contains("Hunter2"));
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(
+            std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(256)
+        ))]
+
+        /// Normalizing a normalized password changes nothing.
+        #[test]
+        fn normalization_is_idempotent(
+            text in "[ -~\u{a0}-\u{17f}\u{300}-\u{36f}\u{1100}-\u{11ff}\u{ac00}-\u{ac10}\u{ff01}-\u{ff5e}\u{fb00}-\u{fb06}\u{2460}-\u{2473}]{0,60}"
+        ) {
+            if let Ok(once) = NormalizedPassword::new(&text) {
+                let twice = NormalizedPassword::new(once.expose()).unwrap();
+                proptest::prop_assert_eq!(once.expose(), twice.expose());
+                proptest::prop_assert_eq!(once.len(), twice.len());
+            }
+        }
+    }
 }
