@@ -10,6 +10,8 @@
 
 #[cfg(feature = "cli")]
 mod cli;
+#[cfg(feature = "cli")]
+mod cli_password;
 mod password;
 mod pitfalls;
 mod spec_fixtures;

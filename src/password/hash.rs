@@ -11,8 +11,8 @@ use crate::password::{NormalizedPassword, PasswordError};
 
 /// Argon2id cost parameters for new hashes.
 ///
-/// The default is OWASP's (m = 19456 KiB, t = 2, p = 1): about 55 ms per hash in a release build
-/// on the reference machine.
+/// The default is OWASP's (m = 19456 KiB, t = 2, p = 1): 20 to 35 ms per hash in a release build
+/// here (`cargo bench --bench password`).
 #[derive(Clone, Copy, Debug, Eq, Hash, PartialEq)]
 pub struct HashParams {
     memory_kib: u32,
@@ -380,7 +380,7 @@ pub enum Rehash {
 /// Hashes a normalized password with Argon2id v19, a 32-byte output and the caller's salt.
 ///
 /// The salt must come from a cryptographically secure RNG, fresh for every hash; the core has
-/// no RNG of its own. Cost: one Argon2id run at `params` (about 55 ms in release at
+/// no RNG of its own. Cost: one Argon2id run at `params` (20 to 35 ms in release at
 /// [`HashParams::OWASP`]).
 ///
 /// # Errors

@@ -7,6 +7,7 @@
 mod check_ip;
 mod common;
 mod validate;
+mod validate_password;
 
 use std::process::ExitCode;
 
@@ -26,6 +27,8 @@ enum Command {
     Validate(validate::Args),
     /// Decide whether client addresses may pass a store's IP allowlist.
     CheckIp(check_ip::Args),
+    /// Check a password read from standard input against the settings' password policy.
+    ValidatePassword(validate_password::Args),
 }
 
 fn main() -> ExitCode {
@@ -33,6 +36,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Validate(args) => validate::run(&args),
         Command::CheckIp(args) => check_ip::run(&args),
+        Command::ValidatePassword(args) => validate_password::run(&args),
     };
     match result {
         Ok(code) => code,
