@@ -11,9 +11,12 @@
 mod api_keys;
 #[cfg(feature = "cli")]
 mod cli;
+#[cfg(feature = "cli")]
+mod cli_password;
 mod cli_rotation;
 #[cfg(feature = "cli")]
 mod cli_session;
+mod password;
 mod pitfalls;
 mod session;
 mod spec_fixtures;

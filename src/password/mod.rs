@@ -1,8 +1,43 @@
-//! Password policy.
+//! Password policy: validation of a candidate, strength, reuse against Argon2id history,
+//! expiry and standards advisories.
+//!
+//! Every check works on the NFKC form of the password ([`NormalizedPassword`]), measured in
+//! code points, at most [`MAX_LENGTH`] of them; input over [`MAX_INPUT_BYTES`] is refused
+//! before it is read. [`validate_password`] returns every violation with its numbers;
+//! [`password_expired`] applies `max_age_days` as a half-open window; [`advisories`] says where
+//! a policy departs from NIST SP 800-63B-4 and OWASP ASVS 5.0.
+//!
+//! Everything here is pure: salts come from the caller, and the only clock is the `now`
+//! argument.
+
+mod advisory;
+mod error;
+mod expiry;
+mod hash;
+mod normalize;
+mod strength;
+mod validate;
 
 use serde::{Deserialize, Serialize};
 
 use crate::bounded::bounded_int;
+
+pub use crate::password::advisory::{Advisory, AdvisoryCode, MfaCoverage, advisories};
+pub use crate::password::error::PasswordError;
+pub use crate::password::expiry::{ExpiryReason, PasswordExpiry, password_expired};
+pub use crate::password::hash::{
+    HashLimits, HashParams, PasswordHash, PasswordMatch, Rehash, hash_password, needs_rehash,
+    verify_password,
+};
+pub use crate::password::normalize::{
+    InvalidCharacterKind, MAX_INPUT_BYTES, MAX_LENGTH, NormalizedPassword, is_special,
+};
+pub use crate::password::strength::{
+    MAX_CONTEXT_WORD_LENGTH, MAX_CONTEXT_WORDS, STRENGTH_WINDOW, Strength, estimate_strength,
+};
+pub use crate::password::validate::{
+    Assessment, PasswordContext, PasswordDecision, Violation, validate_password,
+};
 
 /// The store's password policy.
 #[derive(Clone, Debug, Eq, PartialEq, Serialize, Deserialize)]

@@ -4,6 +4,7 @@
 mod check_ip;
 mod rotation_due;
 mod session_expired;
+mod validate_password;
 
 use serde_json::Value;
 

@@ -9,6 +9,7 @@ mod common;
 mod rotation;
 mod session;
 mod validate;
+mod validate_password;
 
 use std::process::ExitCode;
 
@@ -32,6 +33,8 @@ enum Command {
     Session(session::Args),
     /// Decide whether a scheduled API key rotation is due (exit 0 when due, 1 when not).
     Rotation(rotation::Args),
+    /// Check a password read from standard input against the settings' password policy.
+    ValidatePassword(validate_password::Args),
 }
 
 fn main() -> ExitCode {
@@ -41,6 +44,7 @@ fn main() -> ExitCode {
         Command::CheckIp(args) => check_ip::run(&args),
         Command::Session(args) => session::run(&args),
         Command::Rotation(args) => rotation::run(&args),
+        Command::ValidatePassword(args) => validate_password::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,102 @@
+//! `whale-security validate-password`: password on standard input, exit status, JSON codes.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+use whale_security::password::{HashParams, NormalizedPassword, hash_password};
+
+fn run(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_whale-security"))
+        .arg("validate-password")
+        .args(["--settings", "data/spec-settings.json"])
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The command stops reading just past the size limit, so a huge input meets a closed pipe.
+    if let Err(e) = child.stdin.take().unwrap().write_all(stdin) {
+        assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "{e}");
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn a_valid_password_exits_0_and_an_invalid_one_exits_1_with_every_code() {
+    let ok = run(&["--json"], b"Harbor-Lantern42\n");
+    assert_eq!(ok.status.code(), Some(0));
+    assert_eq!(json(&ok)["valid"], true);
+
+    let bad = run(&["--json"], "\u{fc}n\u{ef}c\u{f6}d\u{e9}1!pw\n".as_bytes());
+    assert_eq!(bad.status.code(), Some(1));
+    let v = json(&bad);
+    assert_eq!(v["valid"], false);
+    let codes: Vec<&str> = v["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["min_length", "require_uppercase"]);
+    assert_eq!(v["violations"][0]["length"], 11);
+    assert_eq!(v["violations"][0]["min"], 12);
+    assert!(
+        v["violations"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("12")
+    );
+}
+
+#[test]
+fn a_huge_or_nul_password_is_refused_and_never_echoed() {
+    let huge = vec![b'x'; 1 << 20];
+    let out = run(&["--json"], &huge);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(json(&out)["violations"][0]["code"], "max_length");
+
+    let out = run(&[], b"Harbor-Lantern42\0secret-tail\n");
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.starts_with("invalid_character\t"), "{text}");
+    assert!(!text.contains("secret-tail"));
+}
+
+#[test]
+fn history_file_catches_reuse_of_the_current_password() {
+    let dir = std::env::temp_dir().join(format!("whale-cli-pw-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("history.txt");
+    let stored = hash_password(
+        &NormalizedPassword::new("Ma\u{f1}ana-Lluvia-2026").unwrap(),
+        &[5; 16],
+        HashParams::new(64, 1, 1).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(&path, format!("{}\n", stored.as_phc())).unwrap();
+    let out = run(
+        &["--json", "--history", path.to_str().unwrap()],
+        "Man\u{303}ana-Lluvia-2026\n".as_bytes(),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let v = json(&out);
+    assert_eq!(v["violations"][0]["code"], "prevent_reuse");
+    assert_eq!(v["violations"][0]["generation"], 0);
+}
+
+#[test]
+fn unreadable_settings_exit_2() {
+    let out = Command::new(env!("CARGO_BIN_EXE_whale-security"))
+        .args(["validate-password", "--settings", "/nonexistent.json"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
