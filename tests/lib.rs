@@ -11,6 +11,7 @@
 #[cfg(feature = "cli")]
 mod cli;
 mod pitfalls;
+mod service;
 mod spec_fixtures;
 mod validation;
 
