@@ -10,9 +10,13 @@
 
 #[cfg(feature = "cli")]
 mod cli;
+#[cfg(all(feature = "cli", feature = "sqlite"))]
+mod cli_store;
 mod pitfalls;
 mod service;
 mod spec_fixtures;
+#[cfg(all(feature = "sqlite", unix))]
+mod store_crash;
 mod validation;
 
 use std::path::PathBuf;

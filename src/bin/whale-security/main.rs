@@ -4,8 +4,16 @@
 //! the command ran and some answer is negative or some input line could not be read; 2 when the
 //! command could not run (unreadable or invalid settings, bad arguments).
 
+#[cfg(feature = "sqlite")]
+mod audit;
 mod check_ip;
 mod common;
+#[cfg(feature = "sqlite")]
+mod db;
+#[cfg(feature = "sqlite")]
+mod preview;
+#[cfg(feature = "sqlite")]
+mod settings;
 mod validate;
 
 use std::process::ExitCode;
@@ -26,6 +34,17 @@ enum Command {
     Validate(validate::Args),
     /// Decide whether client addresses may pass a store's IP allowlist.
     CheckIp(check_ip::Args),
+    /// Keep a store's settings in a database: import, show, update (audited).
+    #[cfg(feature = "sqlite")]
+    #[command(subcommand)]
+    Settings(settings::Args),
+    /// Print a database's audit log, optionally one store, a time range, one page at a time.
+    #[cfg(feature = "sqlite")]
+    Audit(audit::Args),
+    /// Show what an update would change and which client addresses it would deny, without
+    /// writing it.
+    #[cfg(feature = "sqlite")]
+    Preview(preview::Args),
 }
 
 fn main() -> ExitCode {
@@ -33,6 +52,12 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Validate(args) => validate::run(&args),
         Command::CheckIp(args) => check_ip::run(&args),
+        #[cfg(feature = "sqlite")]
+        Command::Settings(args) => settings::run(&args),
+        #[cfg(feature = "sqlite")]
+        Command::Audit(args) => audit::run(&args),
+        #[cfg(feature = "sqlite")]
+        Command::Preview(args) => preview::run(&args),
     };
     match result {
         Ok(code) => code,
