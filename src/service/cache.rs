@@ -58,27 +58,27 @@ impl Cache {
         }
     }
 
-    /// The current snapshot of `store_id`, if cached. Never blocks.
-    pub(super) fn snapshot(&self, store_id: &StoreId) -> Option<Guard<Arc<Snapshot>>> {
-        self.stores.load().get(store_id).map(|s| s.allowlist.load())
+    /// The current snapshot of `store_id`, if cached, noting `client` in the store's recent
+    /// ring when that is on and free. Never blocks: one map load, one lookup, one snapshot load.
+    pub(super) fn check(&self, store_id: &StoreId, client: Client) -> Option<Guard<Arc<Snapshot>>> {
+        let stores = self.stores.load();
+        let cache = stores.get(store_id)?;
+        if self.recent_capacity > 0 {
+            // A busy ring skips this sample rather than make a request wait.
+            if let Ok(mut ring) = cache.recent.try_lock() {
+                if ring.len() >= self.recent_capacity {
+                    ring.pop_front();
+                }
+                ring.push_back(client);
+            }
+        }
+        Some(cache.allowlist.load())
     }
 
-    /// Notes that `client` was checked, if the ring is on and free; never waits for it.
-    pub(super) fn record(&self, store_id: &StoreId, client: Client) {
-        if self.recent_capacity == 0 {
-            return;
-        }
-        let stores = self.stores.load();
-        let Some(cache) = stores.get(store_id) else {
-            return;
-        };
-        // A busy ring skips this sample rather than make a request wait.
-        if let Ok(mut ring) = cache.recent.try_lock() {
-            if ring.len() >= self.recent_capacity {
-                ring.pop_front();
-            }
-            ring.push_back(client);
-        }
+    /// The current snapshot of `store_id`, if cached. Never blocks.
+    #[cfg(test)]
+    pub(super) fn snapshot(&self, store_id: &StoreId) -> Option<Guard<Arc<Snapshot>>> {
+        self.stores.load().get(store_id).map(|s| s.allowlist.load())
     }
 
     /// The distinct clients recently checked against `store_id`, newest first.
@@ -159,5 +159,56 @@ impl Snapshot {
         now: DateTime<Utc>,
     ) -> IpDecision<'_> {
         self.matcher.decide(ip, surface, now)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::parse;
+
+    fn list(enabled: bool) -> IpAllowlist {
+        serde_json::from_value(serde_json::json!({
+            "enabled": enabled, "applies_to": ["api"], "entries": []
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn an_older_version_published_late_never_replaces_a_newer_one() {
+        let cache = Cache::new(4);
+        let id = StoreId::new("store_a").unwrap();
+        let now = parse("2026-03-10T10:00:00Z").unwrap();
+        let ip = "192.0.2.1".parse().unwrap();
+        cache.publish(&id, &list(true), Version::new(3));
+        // A reader that loaded version 2 before the change committed publishes it late.
+        let seen = cache.publish(&id, &list(false), Version::new(2));
+        assert_eq!(seen.version(), Version::new(3));
+        let snapshot = cache.snapshot(&id).unwrap();
+        assert_eq!(snapshot.version(), Version::new(3));
+        assert_eq!(snapshot.decide(ip, Surface::Api, now), IpDecision::Deny);
+        cache.publish(&id, &list(false), Version::new(4));
+        assert!(
+            cache
+                .snapshot(&id)
+                .unwrap()
+                .decide(ip, Surface::Api, now)
+                .permits()
+        );
+    }
+
+    #[test]
+    fn the_recent_ring_keeps_the_newest_clients_without_repeats() {
+        let cache = Cache::new(3);
+        let id = StoreId::new("store_a").unwrap();
+        cache.publish(&id, &list(true), Version::FIRST);
+        let client = |last: u8| Client {
+            ip: IpAddr::from([192, 0, 2, last]),
+            surface: Surface::Api,
+        };
+        for last in [1, 2, 1, 3, 4] {
+            let _ = cache.check(&id, client(last));
+        }
+        assert_eq!(cache.recent(&id), [client(4), client(3), client(1)]);
     }
 }

@@ -376,11 +376,16 @@ impl<S: Store> SecurityService<S> {
         surface: Surface,
         now: DateTime<Utc>,
     ) -> Result<IpCheck, ServiceError> {
-        let snapshot = match self.cache.snapshot(store_id) {
+        let client = Client { ip, surface };
+        let snapshot = match self.cache.check(store_id, client) {
             Some(snapshot) => snapshot,
-            None => self.load(store_id)?,
+            None => {
+                self.load(store_id)?;
+                self.cache
+                    .check(store_id, client)
+                    .ok_or_else(|| not_found(store_id))?
+            }
         };
-        self.cache.record(store_id, Client { ip, surface });
         Ok(IpCheck {
             snapshot,
             ip,

@@ -33,6 +33,10 @@ macro_rules! contract_tests {
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
+        #[test]
+        fn matches_the_model() {
+            $crate::store::contract::matches_the_model(|| $make);
+        }
         $(
             #[test]
             fn $case() {
@@ -367,4 +371,147 @@ pub(crate) fn record(t: DateTime<Utc>, path: &str) -> AuditRecord {
 pub(crate) fn at(seconds: u64) -> DateTime<Utc> {
     let base = time::parse("2026-03-10T10:00:00Z").unwrap();
     base + chrono::TimeDelta::try_seconds(i64::try_from(seconds).unwrap()).unwrap()
+}
+
+/// A random sequence of creates, writes (with the current or a stale version) and audit queries
+/// against the simple model the contract describes: a map of (settings, version) and a list of
+/// audit records per store. A quarter of `PROPTEST_CASES` cases (at least 16): each case opens
+/// a fresh store, which for SQLite means a new file and a dozen synced commits.
+pub(crate) fn matches_the_model<S: Store, H: std::ops::Deref<Target = S>>(make: impl Fn() -> H) {
+    use std::collections::BTreeMap;
+
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        Create(u8, u64),
+        Write {
+            store: u8,
+            stale_by: u8,
+            minutes: u64,
+        },
+        Page {
+            store: u8,
+            since: u64,
+            limit: u32,
+        },
+    }
+    let op = prop_oneof![
+        (0..3_u8, 1..500_u64).prop_map(|(s, m)| Op::Create(s, m)),
+        (
+            0..3_u8,
+            prop_oneof![3 => Just(0_u8), 1 => 1..3_u8],
+            1..500_u64
+        )
+            .prop_map(|(store, stale_by, minutes)| Op::Write {
+                store,
+                stale_by,
+                minutes
+            }),
+        (0..3_u8, 0..40_u64, 1..5_u32).prop_map(|(store, since, limit)| Op::Page {
+            store,
+            since,
+            limit
+        }),
+    ];
+    let cases = (Config::default().cases / 4).max(16);
+    let mut runner = TestRunner::new(Config::with_cases(cases));
+    runner
+        .run(&proptest::collection::vec(op, 1..40), |ops| {
+            let holder = make();
+            let store: &S = &holder;
+            let mut model: BTreeMap<u8, (u64, u64, Vec<u64>)> = BTreeMap::new();
+            let name = |s: u8| format!("store_{s}");
+            for (step, op) in ops.into_iter().enumerate() {
+                let t = at(step as u64);
+                match op {
+                    Op::Create(s, minutes) => {
+                        let got =
+                            store.create_settings(&settings(&name(s), minutes), &record(t, "c"));
+                        match model.get(&s) {
+                            Some(_) => {
+                                prop_assert!(
+                                    matches!(got, Err(StoreError::AlreadyExists { .. })),
+                                    "{:?}",
+                                    got
+                                )
+                            }
+                            None => {
+                                prop_assert_eq!(got.unwrap().version, Version::FIRST);
+                                model.insert(s, (1, minutes, vec![step as u64]));
+                            }
+                        }
+                    }
+                    Op::Write {
+                        store: s,
+                        stale_by,
+                        minutes,
+                    } => {
+                        let version = model
+                            .get(&s)
+                            .map_or(1, |m| m.0)
+                            .saturating_sub(u64::from(stale_by));
+                        let got = store.write_settings(
+                            Version::new(version),
+                            &settings(&name(s), minutes),
+                            &record(t, "w"),
+                        );
+                        match model.get_mut(&s) {
+                            None => prop_assert!(
+                                matches!(got, Err(StoreError::NotFound { .. })),
+                                "{:?}",
+                                got
+                            ),
+                            Some(_) if stale_by > 0 => {
+                                prop_assert!(
+                                    matches!(got, Err(StoreError::Conflict { .. })),
+                                    "{:?}",
+                                    got
+                                );
+                            }
+                            Some(m) => {
+                                prop_assert_eq!(got.unwrap().version.get(), m.0 + 1);
+                                m.0 += 1;
+                                m.1 = minutes;
+                                m.2.push(step as u64);
+                            }
+                        }
+                    }
+                    Op::Page {
+                        store: s,
+                        since,
+                        limit,
+                    } => {
+                        let query = AuditQuery::new(store_id(&name(s)))
+                            .since(at(since))
+                            .limit(PageLimit::new(i64::from(limit)).unwrap());
+                        let page = store.audit(&query).unwrap();
+                        let expected: Vec<u64> = model
+                            .get(&s)
+                            .map(|m| m.2.iter().copied().filter(|&x| x >= since).collect())
+                            .unwrap_or_default();
+                        let got: Vec<u64> = page
+                            .entries
+                            .iter()
+                            .map(|e| (e.record.at - at(0)).num_seconds() as u64)
+                            .collect();
+                        let shown = expected.len().min(limit as usize);
+                        prop_assert_eq!(&got[..], &expected[..shown]);
+                        prop_assert_eq!(page.next.is_some(), expected.len() > shown);
+                    }
+                }
+            }
+            for (s, (version, minutes, log)) in &model {
+                let read = store.settings(&store_id(&name(*s))).unwrap().unwrap();
+                prop_assert_eq!(read.version.get(), *version);
+                prop_assert_eq!(
+                    u64::from(read.value.session_policy().timeout_minutes.get()),
+                    *minutes
+                );
+                prop_assert_eq!(audit_all(store, &name(*s)).len(), log.len());
+            }
+            Ok(())
+        })
+        .unwrap();
 }
