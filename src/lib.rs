@@ -7,9 +7,11 @@ mod bounded;
 pub mod id;
 pub mod password;
 mod quote;
+pub mod service;
 pub mod session;
 pub mod set;
 pub mod settings;
+pub mod store;
 pub mod time;
 pub mod two_factor;
 

@@ -13,13 +13,19 @@ mod api_keys;
 mod cli;
 #[cfg(feature = "cli")]
 mod cli_password;
+#[cfg(feature = "cli")]
 mod cli_rotation;
 #[cfg(feature = "cli")]
 mod cli_session;
+#[cfg(all(feature = "cli", feature = "sqlite"))]
+mod cli_store;
 mod password;
 mod pitfalls;
+mod service;
 mod session;
 mod spec_fixtures;
+#[cfg(all(feature = "sqlite", unix))]
+mod store_crash;
 mod validation;
 
 use std::path::PathBuf;

@@ -4,10 +4,18 @@
 //! the command ran and some answer is negative or some input line could not be read; 2 when the
 //! command could not run (unreadable or invalid settings, bad arguments).
 
+#[cfg(feature = "sqlite")]
+mod audit;
 mod check_ip;
 mod common;
+#[cfg(feature = "sqlite")]
+mod db;
+#[cfg(feature = "sqlite")]
+mod preview;
 mod rotation;
 mod session;
+#[cfg(feature = "sqlite")]
+mod settings;
 mod validate;
 mod validate_password;
 
@@ -35,6 +43,17 @@ enum Command {
     Rotation(rotation::Args),
     /// Check a password read from standard input against the settings' password policy.
     ValidatePassword(validate_password::Args),
+    /// Keep a store's settings in a database: import, show, update (audited).
+    #[cfg(feature = "sqlite")]
+    #[command(subcommand)]
+    Settings(settings::Args),
+    /// Print a database's audit log, optionally one store, a time range, one page at a time.
+    #[cfg(feature = "sqlite")]
+    Audit(audit::Args),
+    /// Show what an update would change and which client addresses it would deny, without
+    /// writing it.
+    #[cfg(feature = "sqlite")]
+    Preview(preview::Args),
 }
 
 fn main() -> ExitCode {
@@ -45,6 +64,12 @@ fn main() -> ExitCode {
         Command::Session(args) => session::run(&args),
         Command::Rotation(args) => rotation::run(&args),
         Command::ValidatePassword(args) => validate_password::run(&args),
+        #[cfg(feature = "sqlite")]
+        Command::Settings(args) => settings::run(&args),
+        #[cfg(feature = "sqlite")]
+        Command::Audit(args) => audit::run(&args),
+        #[cfg(feature = "sqlite")]
+        Command::Preview(args) => preview::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,136 @@
+//! `whale-security settings import|show|update --db FILE ...`: a store's settings in a database.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use whale_security::id::UserId;
+use whale_security::service::{ChangeRequest, ServiceError};
+use whale_security::settings::SettingsUpdate;
+use whale_security::store::Version;
+
+use crate::{common, db};
+
+#[derive(clap::Subcommand)]
+pub enum Args {
+    /// Create a store's settings in the database from a settings file (creating the database
+    /// when missing).
+    Import {
+        /// The database file.
+        #[arg(long)]
+        db: PathBuf,
+        /// Who is recorded in the audit log; the file's `updated_by` when absent.
+        #[arg(long)]
+        actor: Option<String>,
+        /// The instant recorded (RFC 3339); the system clock when absent.
+        #[arg(long)]
+        now: Option<String>,
+        /// The settings file (JSON).
+        file: PathBuf,
+    },
+    /// Print a store's settings and their version as JSON.
+    Show {
+        /// The database file.
+        #[arg(long)]
+        db: PathBuf,
+        /// The store; may be left out when the database holds one store.
+        #[arg(long)]
+        store: Option<String>,
+    },
+    /// Apply an update (the API's PUT body) to a store's settings and record it in the audit log.
+    Update {
+        /// The database file.
+        #[arg(long)]
+        db: PathBuf,
+        /// The store; may be left out when the database holds one store.
+        #[arg(long)]
+        store: Option<String>,
+        /// Who makes the change (a `user_` id), recorded in the audit log.
+        #[arg(long)]
+        actor: String,
+        /// Apply only if the settings are still at this version (as `settings show` printed).
+        #[arg(long)]
+        if_version: Option<u64>,
+        /// The instant recorded (RFC 3339); the system clock when absent.
+        #[arg(long)]
+        now: Option<String>,
+        /// The update file (JSON).
+        file: PathBuf,
+    },
+}
+
+pub fn run(args: &Args) -> Result<ExitCode, String> {
+    match args {
+        Args::Import {
+            db,
+            actor,
+            now,
+            file,
+        } => {
+            let settings = common::load_settings(file)?;
+            let actor = match actor {
+                Some(text) => UserId::new(text.as_str()).map_err(|e| format!("--actor: {e}"))?,
+                None => settings.updated_by().clone(),
+            };
+            let request = ChangeRequest::new(actor, common::now(now.as_deref())?);
+            let store_id = settings.store_id().clone();
+            let service = db::create(db)?;
+            let committed = service
+                .create_settings(settings, &request)
+                .map_err(|e| e.to_string())?;
+            println!("created {store_id} at version {}", committed.version);
+            Ok(ExitCode::SUCCESS)
+        }
+        Args::Show { db, store } => {
+            let service = db::open(db)?;
+            let store_id = db::store_id(&service, store.as_deref())?;
+            let read = db::settings(&service, &store_id)?;
+            // Written by hand so the document keeps its field order.
+            println!(
+                "{{\n  \"version\": {},\n  \"settings\": {}\n}}",
+                read.version,
+                read.value.to_json_pretty().replace('\n', "\n  ")
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Args::Update {
+            db,
+            store,
+            actor,
+            if_version,
+            now,
+            file,
+        } => {
+            let update = SettingsUpdate::from_json(&common::read(file)?)
+                .map_err(|e| format!("{} is not a valid update: {e}", file.display()))?;
+            let actor = UserId::new(actor.as_str()).map_err(|e| format!("--actor: {e}"))?;
+            let request = ChangeRequest::new(actor, common::now(now.as_deref())?);
+            let service = db::open(db)?;
+            let store_id = db::store_id(&service, store.as_deref())?;
+            let expected = match if_version {
+                Some(v) => Version::new(*v),
+                None => db::settings(&service, &store_id)?.version,
+            };
+            match service.update(&store_id, expected, &update, &request) {
+                Ok(updated) => {
+                    for change in &updated.changes {
+                        println!("{}\t{}\t{}", change.path, change.old, change.new);
+                    }
+                    match updated.committed {
+                        Some(_) => println!("{store_id} is at version {}", updated.version),
+                        None => {
+                            println!("no change; {store_id} stays at version {}", updated.version)
+                        }
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(ServiceError::Rejected(errors)) => {
+                    for e in errors.as_slice() {
+                        println!("error: {e}");
+                    }
+                    Ok(ExitCode::from(1))
+                }
+                Err(e) => Err(e.to_string()),
+            }
+        }
+    }
+}
