@@ -2,6 +2,8 @@
 //! doing this job. Each function under test has its own submodule; this one loads the cases.
 
 mod check_ip;
+mod compliance_report;
+mod verify_totp;
 
 use serde_json::Value;
 
