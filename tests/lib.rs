@@ -12,6 +12,7 @@
 mod cli;
 mod pitfalls;
 mod spec_fixtures;
+mod two_factor;
 mod validation;
 
 use std::path::PathBuf;

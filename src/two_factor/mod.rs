@@ -7,12 +7,14 @@
 //! - [`two_factor_requirement`]: what a member must do at login.
 //! - [`check_policy_change`]: refuses to turn enforcement on for a store whose acting admin
 //!   would be locked out.
-//! - [`totp`]: the TOTP factor, as pure state-in/state-out functions; the
+//! - [`totp`], [`sms`], [`recovery`]: the factors, as pure state-in/state-out functions; the
 //!   store layer persists the returned state with compare-and-set.
 
 mod gate;
 mod member;
+pub mod recovery;
 mod report;
+pub mod sms;
 pub mod totp;
 
 use std::fmt;
