@@ -10,6 +10,8 @@
 
 #[cfg(feature = "cli")]
 mod cli;
+#[cfg(feature = "cli")]
+mod cli_two_factor;
 mod pitfalls;
 mod spec_fixtures;
 mod two_factor;

@@ -61,7 +61,8 @@ pub enum TwoFactorRequirement {
 ///     "methods": ["totp"], "enforcement_date": "2026-03-13T00:00:00Z"}"#)?;
 /// let member: Member = serde_json::from_str(r#"{"user_id": "user_c3",
 ///     "email": "sam@example.com", "joined_at": "2026-01-01T00:00:00Z",
-///     "factors": [{"method": "sms", "verified": true, "enrolled_at": "2026-02-15T09:00:00Z"}]}"#)?;
+///     "factors": [{"method": "sms", "verified": true,
+///                  "enrolled_at": "2026-02-15T09:00:00Z"}]}"#)?;
 ///
 /// // SMS-only while the store allows TOTP alone: set up TOTP, passing the SMS code meanwhile.
 /// let before = two_factor_requirement(&policy, &member, time::parse("2026-03-12T23:59:59Z")?);

@@ -2,8 +2,8 @@
 //! caller randomness, stored hashed, compared in constant time.
 //!
 //! Each code carries 80 random bits, written as 16 base32 characters in four groups
-//! (`abcd-efgh-ijkl-mnop`). At 80 bits an unsalted SHA-256 is enough: searching 2⁸⁰ hashes is out
-//! of reach, which is not true of short numeric codes (see [`super::sms`]).
+//! (`abcd-efgh-ijkl-mnop`). At 80 bits an unsalted SHA-256 is enough: searching 2⁸⁰ hashes is
+//! out of reach, which is not true of short numeric codes (see [`super::sms`]).
 
 use std::fmt;
 
@@ -145,7 +145,8 @@ pub struct RecoveryAttempt {
 /// use whale_security::time;
 ///
 /// let now = time::parse("2026-03-10T10:00:00Z")?;
-/// let (codes, set) = generate_recovery_codes(&mut StdRng::seed_from_u64(5), RecoveryCount::DEFAULT);
+/// let mut rng = StdRng::seed_from_u64(5);
+/// let (codes, set) = generate_recovery_codes(&mut rng, RecoveryCount::DEFAULT);
 /// assert_eq!((codes.len(), set.remaining()), (10, 10));
 ///
 /// // Typed in upper case without dashes: still the same code. Then it is spent.

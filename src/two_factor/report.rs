@@ -57,15 +57,17 @@ impl MemberStatus {
     }
 }
 
-/// The result of [`compliance_report`].
+/// The result of [`compliance_report`], borrowing the members it was made from.
 ///
-/// The members split into compliant and non-compliant ([`MemberCounts`], the spec's counts and
-/// list, which the settings views consume); each member also has a [`MemberStatus`], in the
-/// order the members were given.
+/// Each member has a [`MemberStatus`], in the order the members were given; the non-compliant
+/// members are kept as positions, so building the report copies no id or email. The spec's
+/// counts and list ([`MemberCounts`], which the settings views consume) are built on demand by
+/// [`ComplianceReport::counts`].
 #[derive(Clone, Debug, Eq, PartialEq)]
-pub struct ComplianceReport {
-    counts: MemberCounts,
+pub struct ComplianceReport<'a> {
+    members: &'a [Member],
     statuses: Vec<MemberStatus>,
+    non_compliant: Vec<usize>,
     tally: StatusTally,
 }
 
@@ -88,23 +90,52 @@ pub struct StatusTally {
     pub no_factor: u64,
 }
 
-impl ComplianceReport {
-    /// The spec's counts: compliant members and the non-compliant ones listed.
+impl<'a> ComplianceReport<'a> {
+    /// The spec's counts: how many members comply, and the non-compliant ones listed with id
+    /// and email, for [`SettingsView::new`](crate::settings::view::SettingsView::new) and
+    /// [`UpdateResponse::new`](crate::settings::view::UpdateResponse::new). Allocates the list.
     #[must_use]
-    pub fn counts(&self) -> &MemberCounts {
-        &self.counts
+    pub fn counts(&self) -> MemberCounts {
+        MemberCounts {
+            compliant: self.tally.compliant,
+            non_compliant: self
+                .non_compliant_members()
+                .map(|m| NonCompliantMember {
+                    user_id: m.user_id.clone(),
+                    email: m.email.clone(),
+                })
+                .collect(),
+        }
     }
 
-    /// The counts, by value, for [`SettingsView::new`](crate::settings::view::SettingsView::new)
-    /// and [`UpdateResponse::new`](crate::settings::view::UpdateResponse::new).
+    /// How many members comply.
     #[must_use]
-    pub fn into_counts(self) -> MemberCounts {
-        self.counts
+    pub fn compliant_members(&self) -> u64 {
+        self.tally.compliant
+    }
+
+    /// How many members do not comply.
+    #[must_use]
+    pub fn non_compliant_count(&self) -> usize {
+        self.non_compliant.len()
+    }
+
+    /// The non-compliant members, in the order given.
+    pub fn non_compliant_members(&self) -> impl Iterator<Item = &'a Member> + '_ {
+        let members = self.members;
+        self.non_compliant
+            .iter()
+            .filter_map(move |&i| members.get(i))
     }
 
     /// Each member's status, in the order the members were given.
     pub fn statuses(&self) -> &[MemberStatus] {
         &self.statuses
+    }
+
+    /// Each member with their status, in the order given.
+    pub fn iter(&self) -> impl Iterator<Item = (&'a Member, MemberStatus)> + '_ {
+        self.members.iter().zip(self.statuses.iter().copied())
     }
 
     /// How many members are in each status and gap.
@@ -124,8 +155,9 @@ impl ComplianceReport {
 /// [`Blocked`](MemberStatus::Blocked) from the deadline on, where the deadline is
 /// [`member_deadline`]: derived on every call, never stored.
 ///
-/// Linear in the members and their factors, one allocation per non-compliant member for the
-/// spec's list. Members are not deduplicated: a user id given twice is counted twice.
+/// Linear in the members and their factors: one pass, two vectors (statuses and the
+/// non-compliant positions), nothing copied per member. Members are not deduplicated: a user id
+/// given twice is counted twice.
 ///
 /// # Examples
 ///
@@ -154,31 +186,23 @@ impl ComplianceReport {
 /// assert_eq!(report.tally().blocked, 1);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub fn compliance_report(
+pub fn compliance_report<'a>(
     policy: &TwoFactorPolicy,
-    members: &[Member],
+    members: &'a [Member],
     now: DateTime<Utc>,
-) -> ComplianceReport {
+) -> ComplianceReport<'a> {
     let rule = DeadlineRule::of(policy);
     let allowed = Allowed::of(&policy.methods);
-    let mut counts = MemberCounts::default();
     let mut tally = StatusTally::default();
+    let mut non_compliant = Vec::new();
     let mut statuses = Vec::with_capacity(members.len());
-    for member in members {
+    for (i, member) in members.iter().enumerate() {
         let status = rule.status(standing(&member.factors, allowed), member.joined_at, now);
         match status.gap() {
-            None => counts.compliant += 1,
-            Some(gap) => {
-                counts.non_compliant.push(NonCompliantMember {
-                    user_id: member.user_id.clone(),
-                    email: member.email.clone(),
-                });
-                match gap {
-                    Gap::WeakMethod => tally.weak_method += 1,
-                    Gap::Unverified => tally.unverified += 1,
-                    Gap::NoFactor => tally.no_factor += 1,
-                }
-            }
+            None => {}
+            Some(Gap::WeakMethod) => tally.weak_method += 1,
+            Some(Gap::Unverified) => tally.unverified += 1,
+            Some(Gap::NoFactor) => tally.no_factor += 1,
         }
         match status {
             MemberStatus::Compliant => tally.compliant += 1,
@@ -186,11 +210,15 @@ pub fn compliance_report(
             MemberStatus::Pending { .. } => tally.pending += 1,
             MemberStatus::Blocked { .. } => tally.blocked += 1,
         }
+        if !status.is_compliant() {
+            non_compliant.push(i);
+        }
         statuses.push(status);
     }
     ComplianceReport {
-        counts,
+        members,
         statuses,
+        non_compliant,
         tally,
     }
 }
@@ -207,10 +235,14 @@ pub fn compliance_report(
 ///     r#"{"required": false, "methods": ["totp", "sms"]}"#,
 /// )?;
 /// let member: Member = serde_json::from_str(
-///     r#"{"user_id": "user_e5", "email": "casey@example.com", "joined_at": "2026-01-01T00:00:00Z"}"#,
+///     r#"{"user_id": "user_e5", "email": "casey@example.com",
+///         "joined_at": "2026-01-01T00:00:00Z"}"#,
 /// )?;
 /// let now = time::parse("2026-03-12T00:00:00Z")?;
-/// assert_eq!(member_status(&policy, &member, now), MemberStatus::NotEnforced { gap: Gap::NoFactor });
+/// assert_eq!(
+///     member_status(&policy, &member, now),
+///     MemberStatus::NotEnforced { gap: Gap::NoFactor },
+/// );
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn member_status(
@@ -251,7 +283,8 @@ pub fn member_status(
 /// let policy: TwoFactorPolicy = serde_json::from_str(r#"{"required": true, "methods": ["totp"],
 ///     "grace_period_hours": 72, "enforcement_date": "2026-03-13T00:00:00Z"}"#)?;
 /// let late: Member = serde_json::from_str(
-///     r#"{"user_id": "user_n1", "email": "new@example.com", "joined_at": "2026-04-01T08:00:00Z"}"#,
+///     r#"{"user_id": "user_n1", "email": "new@example.com",
+///         "joined_at": "2026-04-01T08:00:00Z"}"#,
 /// )?;
 /// assert_eq!(member_deadline(&policy, &late), Some(time::parse("2026-04-04T08:00:00Z")?));
 /// # Ok::<(), Box<dyn std::error::Error>>(())

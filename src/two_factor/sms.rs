@@ -273,7 +273,8 @@ pub struct SmsAttempt {
 /// use whale_security::time;
 ///
 /// let now = time::parse("2026-03-10T10:00:00Z")?;
-/// let (code, challenge) = issue_sms_code(&mut StdRng::seed_from_u64(3), &SmsPolicy::default(), now);
+/// let mut rng = StdRng::seed_from_u64(3);
+/// let (code, challenge) = issue_sms_code(&mut rng, &SmsPolicy::default(), now);
 /// assert_eq!(code.as_str().len(), 6);
 /// assert_eq!(challenge.expires_at(), time::parse("2026-03-10T10:05:00Z")?);
 ///

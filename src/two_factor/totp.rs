@@ -223,7 +223,9 @@ fn default_window() -> WindowSteps {
 /// It has no `Display` and no `Serialize`; [`TotpSecret::to_base32`] and
 /// [`TotpSecret::as_bytes`] expose it explicitly for storage (encrypted at rest) and for
 /// showing it once at enrolment.
-#[derive(Clone, Eq, PartialEq)]
+///
+/// Equality compares in constant time (for secrets of equal length).
+#[derive(Clone)]
 pub struct TotpSecret(Zeroizing<Vec<u8>>);
 
 impl TotpSecret {
@@ -336,6 +338,14 @@ impl TotpSecret {
     }
 }
 
+impl PartialEq for TotpSecret {
+    fn eq(&self, other: &Self) -> bool {
+        bool::from(self.0.as_slice().ct_eq(other.0.as_slice()))
+    }
+}
+
+impl Eq for TotpSecret {}
+
 impl fmt::Debug for TotpSecret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "TotpSecret(<redacted {} bits>)", self.0.len() * 8)
@@ -394,7 +404,9 @@ impl TotpKey {
     /// # Examples
     ///
     /// ```
-    /// use whale_security::two_factor::totp::{TotpCheck, TotpKey, TotpParams, TotpRejection, TotpSecret};
+    /// use whale_security::two_factor::totp::{
+    ///     TotpCheck, TotpKey, TotpParams, TotpRejection, TotpSecret,
+    /// };
     /// use whale_security::time;
     ///
     /// let secret = TotpSecret::from_base32("GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ")?;
@@ -404,8 +416,10 @@ impl TotpKey {
     /// let TotpCheck::Accept { step } = key.check("005924", now, None) else { panic!() };
     /// assert_eq!(step, 41152263);
     /// // The same code again is a replay; the leading zeros are not optional.
-    /// assert!(matches!(key.check("005924", now, Some(step)), TotpCheck::Reject(TotpRejection::Replayed { .. })));
-    /// assert!(matches!(key.check("5924", now, None), TotpCheck::Reject(TotpRejection::Malformed { .. })));
+    /// let replay = key.check("005924", now, Some(step));
+    /// assert!(matches!(replay, TotpCheck::Reject(TotpRejection::Replayed { .. })));
+    /// let short = key.check("5924", now, None);
+    /// assert!(matches!(short, TotpCheck::Reject(TotpRejection::Malformed { .. })));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn check(&self, code: &str, now: DateTime<Utc>, last_step: Option<u64>) -> TotpCheck {
@@ -579,8 +593,12 @@ pub struct TotpAttempt {
 /// use whale_security::two_factor::totp::*;
 /// use whale_security::time;
 ///
-/// let key = TotpKey::new(&TotpSecret::from_base32("GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ")?, TotpParams::default())?;
-/// let throttle = ThrottlePolicy { max_failures: MaxFailures::new(2)?, lockout_seconds: LockoutSeconds::new(300)? };
+/// let secret = TotpSecret::from_base32("GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ")?;
+/// let key = TotpKey::new(&secret, TotpParams::default())?;
+/// let throttle = ThrottlePolicy {
+///     max_failures: MaxFailures::new(2)?,
+///     lockout_seconds: LockoutSeconds::new(300)?,
+/// };
 /// let now = time::parse("2009-02-13T23:31:30Z")?;
 ///
 /// let first = verify_totp(&key, "000000", &TotpState::default(), &throttle, now);
@@ -700,7 +718,8 @@ impl fmt::Debug for TotpEnrollment {
 /// use rand::{SeedableRng, rngs::StdRng};
 /// use whale_security::two_factor::totp::{TotpParams, enroll_totp};
 ///
-/// let enrollment = enroll_totp(&mut StdRng::seed_from_u64(1), TotpParams::default(), "Whale Shop", "alex@example.com")?;
+/// let mut rng = StdRng::seed_from_u64(1);
+/// let enrollment = enroll_totp(&mut rng, TotpParams::default(), "Whale Shop", "alex@example.com")?;
 /// assert!(enrollment.uri().starts_with("otpauth://totp/Whale%20Shop:alex%40example.com?secret="));
 /// assert!(enrollment.uri().contains("&issuer=Whale%20Shop"));
 /// assert!(!format!("{enrollment:?}").contains(enrollment.secret().to_base32().as_str()));

@@ -34,8 +34,8 @@ fn run(input: &Value) -> Value {
     let members = members(input);
     let now = time::parse(input["now"].as_str().unwrap()).unwrap();
     let report = compliance_report(&policy, &members, now);
-    let mut non_compliant: Vec<&str> = report
-        .counts()
+    let counts = report.counts();
+    let mut non_compliant: Vec<&str> = counts
         .non_compliant
         .iter()
         .map(|m| m.user_id.as_str())
@@ -49,7 +49,7 @@ fn run(input: &Value) -> Value {
         .collect();
     blocked.sort_unstable();
     json!({
-        "compliant_members": report.counts().compliant,
+        "compliant_members": counts.compliant,
         "non_compliant": non_compliant,
         "blocked": blocked,
     })

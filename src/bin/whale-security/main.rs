@@ -6,6 +6,8 @@
 
 mod check_ip;
 mod common;
+mod report;
+mod totp;
 mod validate;
 
 use std::process::ExitCode;
@@ -26,6 +28,10 @@ enum Command {
     Validate(validate::Args),
     /// Decide whether client addresses may pass a store's IP allowlist.
     CheckIp(check_ip::Args),
+    /// Report which members comply with the 2FA policy, with each member's status.
+    Report(report::Args),
+    /// TOTP operations for operators.
+    Totp(totp::Args),
 }
 
 fn main() -> ExitCode {
@@ -33,6 +39,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Validate(args) => validate::run(&args),
         Command::CheckIp(args) => check_ip::run(&args),
+        Command::Report(args) => report::run(&args),
+        Command::Totp(args) => totp::run(&args),
     };
     match result {
         Ok(code) => code,
