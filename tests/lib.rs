@@ -19,6 +19,8 @@ mod cli_rotation;
 mod cli_session;
 #[cfg(all(feature = "cli", feature = "sqlite"))]
 mod cli_store;
+#[cfg(feature = "cli")]
+mod cli_two_factor;
 mod password;
 mod pitfalls;
 mod service;
@@ -26,6 +28,7 @@ mod session;
 mod spec_fixtures;
 #[cfg(all(feature = "sqlite", unix))]
 mod store_crash;
+mod two_factor;
 mod validation;
 
 use std::path::PathBuf;

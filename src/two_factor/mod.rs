@@ -1,4 +1,21 @@
-//! Two-factor enforcement policy.
+//! Two-factor enforcement: the policy, who complies with it, the login gate, and the factors
+//! themselves (TOTP, SMS codes, recovery codes).
+//!
+//! - [`compliance_report`] and [`member_status`]: who complies, who is pending inside their
+//!   grace period and who is blocked, with deadlines derived on every call
+//!   ([`member_deadline`]).
+//! - [`two_factor_requirement`]: what a member must do at login.
+//! - [`check_policy_change`]: refuses to turn enforcement on for a store whose acting admin
+//!   would be locked out.
+//! - [`totp`], [`sms`], [`recovery`]: the factors, as pure state-in/state-out functions; the
+//!   store layer persists the returned state with compare-and-set.
+
+mod gate;
+mod member;
+pub mod recovery;
+mod report;
+pub mod sms;
+pub mod totp;
 
 use std::fmt;
 
@@ -7,6 +24,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::bounded::bounded_int;
 use crate::set::NonEmptySet;
+
+pub use self::gate::{
+    PolicyChangeDecision, PolicyChangeRefusal, TwoFactorRequirement, check_policy_change,
+    two_factor_requirement,
+};
+pub use self::member::{Factor, FactorStanding, Gap, Member};
+pub use self::report::{
+    ComplianceReport, MemberStatus, StatusTally, compliance_report, member_deadline, member_status,
+};
 
 /// The store's 2FA policy.
 #[derive(Clone, Debug, Eq, PartialEq, Serialize, Deserialize)]

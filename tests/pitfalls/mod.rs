@@ -2,9 +2,11 @@
 //! doing this job. Each function under test has its own submodule; this one loads the cases.
 
 mod check_ip;
+mod compliance_report;
 mod rotation_due;
 mod session_expired;
 mod validate_password;
+mod verify_totp;
 
 use serde_json::Value;
 

@@ -12,10 +12,12 @@ mod common;
 mod db;
 #[cfg(feature = "sqlite")]
 mod preview;
+mod report;
 mod rotation;
 mod session;
 #[cfg(feature = "sqlite")]
 mod settings;
+mod totp;
 mod validate;
 mod validate_password;
 
@@ -54,6 +56,10 @@ enum Command {
     /// writing it.
     #[cfg(feature = "sqlite")]
     Preview(preview::Args),
+    /// Report which members comply with the 2FA policy, with each member's status.
+    Report(report::Args),
+    /// TOTP operations for operators.
+    Totp(totp::Args),
 }
 
 fn main() -> ExitCode {
@@ -70,6 +76,8 @@ fn main() -> ExitCode {
         Command::Audit(args) => audit::run(&args),
         #[cfg(feature = "sqlite")]
         Command::Preview(args) => preview::run(&args),
+        Command::Report(args) => report::run(&args),
+        Command::Totp(args) => totp::run(&args),
     };
     match result {
         Ok(code) => code,
