@@ -69,9 +69,14 @@ impl SettingsUpdate {
 
 /// Changes to the 2FA policy.
 ///
-/// Giving `grace_period_hours` sets `enforcement_date` to `now` plus the grace, as the spec's
-/// words say ("time for members to comply"). The spec's example response shows a date that does
-/// not follow from its own request; this crate follows the words.
+/// Turning `required` on, or giving `grace_period_hours` while 2FA is not yet required, sets
+/// `enforcement_date` to `now` plus the grace, as the spec's words say ("time for members to
+/// comply"). The spec's example response shows a date that does not follow from its own
+/// request; this crate follows the words.
+///
+/// While 2FA is already required, a new `grace_period_hours` counts from when enforcement
+/// began (the old enforcement date minus the old grace): shortening the grace moves the
+/// deadline earlier, lengthening it moves it later, and repeating an update changes nothing.
 #[derive(Clone, Debug, Default, Eq, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TwoFactorUpdate {
@@ -227,8 +232,9 @@ pub struct Applied {
 /// stay shorter than the interval) before it is returned.
 ///
 /// Rules beyond copying fields:
-/// - 2FA: `grace_period_hours` sets `enforcement_date = now + grace`; turning `required` on
-///   without a grace sets it to `now` plus the stored grace (zero if none).
+/// - 2FA: turning `required` on sets `enforcement_date = now + grace` (the stored grace, zero if
+///   none); while it is already on, a new grace counts from when enforcement began, so
+///   shortening it never pushes the deadline later (see [`TwoFactorUpdate`]).
 /// - Allowlist: `entries` replaces the list; networks already listed keep their id and
 ///   `added_at`.
 /// - Rotation: `next_rotation` is `last_rotation + interval_days` when keys have rotated
@@ -425,6 +431,7 @@ fn apply_two_factor(
     now: DateTime<Utc>,
 ) -> Result<(), SettingsError> {
     let was_required = p.required;
+    let old_grace = p.grace_period_hours;
     set(&mut p.required, u.required);
     if let Some(methods) = &u.methods {
         p.methods = methods.clone();
@@ -432,15 +439,24 @@ fn apply_two_factor(
     if let Some(grace) = u.grace_period_hours {
         p.grace_period_hours = Some(grace);
     }
-    if u.grace_period_hours.is_some() || (p.required && !was_required) {
-        let hours = p.grace_period_hours.map_or(0, GraceHours::get);
-        let date = checked_add_hours(now, i64::from(hours)).ok_or_else(|| {
-            SettingsError::TimeOutOfRange {
-                path: "two_factor.enforcement_date".into(),
-            }
-        })?;
-        p.enforcement_date = Some(date);
+    let turned_on = p.required && !was_required;
+    if u.grace_period_hours.is_none() && !turned_on {
+        return Ok(());
     }
+    let hours = |grace: Option<GraceHours>| i64::from(grace.map_or(0, GraceHours::get));
+    let out_of_range = || SettingsError::TimeOutOfRange {
+        path: "two_factor.enforcement_date".into(),
+    };
+    // While enforcement is in force, the grace counts from when it began, so that shortening
+    // the grace can only bring the deadline earlier.
+    let start = match p.enforcement_date {
+        Some(date) if was_required && p.required => {
+            checked_add_hours(date, -hours(old_grace)).ok_or_else(out_of_range)?
+        }
+        _ => now,
+    };
+    let date = checked_add_hours(start, hours(p.grace_period_hours)).ok_or_else(out_of_range)?;
+    p.enforcement_date = Some(date);
     Ok(())
 }
 
@@ -579,6 +595,71 @@ mod tests {
         );
         assert_eq!(applied.settings.updated_at(), now);
         assert_eq!(applied.settings.updated_by().as_str(), "user_b");
+    }
+
+    #[test]
+    fn shortening_the_grace_while_required_moves_the_deadline_earlier() {
+        let actor = UserId::new("user_a").unwrap();
+        let t0 = parse("2026-03-10T10:00:00Z").unwrap();
+        let on = apply(
+            &base(),
+            &update(r#"{"two_factor":{"required":true,"grace_period_hours":72}}"#),
+            &actor,
+            t0,
+        )
+        .unwrap();
+        let later = parse("2026-03-12T10:00:00Z").unwrap();
+        let shorter = apply(
+            &on.settings,
+            &update(r#"{"two_factor":{"grace_period_hours":48}}"#),
+            &actor,
+            later,
+        )
+        .unwrap();
+        assert_eq!(
+            shorter.settings.two_factor().enforcement_date,
+            Some(parse("2026-03-12T10:00:00Z").unwrap())
+        );
+        let again = apply(
+            &on.settings,
+            &update(r#"{"two_factor":{"required":true,"grace_period_hours":72}}"#),
+            &actor,
+            later,
+        )
+        .unwrap();
+        assert!(again.audit.changes.is_empty(), "{:?}", again.audit.changes);
+    }
+
+    #[test]
+    fn turning_required_on_again_counts_the_grace_from_now() {
+        let actor = UserId::new("user_a").unwrap();
+        let t0 = parse("2026-03-10T10:00:00Z").unwrap();
+        let on = apply(
+            &base(),
+            &update(r#"{"two_factor":{"required":true,"grace_period_hours":24}}"#),
+            &actor,
+            t0,
+        )
+        .unwrap();
+        let off = apply(
+            &on.settings,
+            &update(r#"{"two_factor":{"required":false}}"#),
+            &actor,
+            t0,
+        )
+        .unwrap();
+        let t1 = parse("2026-04-01T00:00:00Z").unwrap();
+        let on_again = apply(
+            &off.settings,
+            &update(r#"{"two_factor":{"required":true}}"#),
+            &actor,
+            t1,
+        )
+        .unwrap();
+        assert_eq!(
+            on_again.settings.two_factor().enforcement_date,
+            Some(parse("2026-04-02T00:00:00Z").unwrap())
+        );
     }
 
     #[test]
