@@ -16,6 +16,7 @@ mod cli_password;
 mod cli_rotation;
 #[cfg(feature = "cli")]
 mod cli_session;
+mod hardening;
 mod password;
 mod pitfalls;
 mod session;
