@@ -12,7 +12,10 @@ mod api_keys;
 #[cfg(feature = "cli")]
 mod cli;
 #[cfg(feature = "cli")]
+mod cli_hardening;
+#[cfg(feature = "cli")]
 mod cli_password;
+#[cfg(feature = "cli")]
 mod cli_rotation;
 #[cfg(feature = "cli")]
 mod cli_session;

@@ -22,6 +22,13 @@ use crate::quote::shorten;
 /// [`SettingsError::DuplicateField`] with the repeated key's path, or
 /// [`SettingsError::Syntax`] with the line and column of malformed JSON.
 pub(crate) fn parse(text: &str) -> Result<Value, SettingsError> {
+    if text.trim_start().is_empty() {
+        return Err(SettingsError::Syntax {
+            line: 1,
+            column: 1,
+            message: "the document is empty; expected a JSON object".into(),
+        });
+    }
     let duplicate = RefCell::new(None);
     let mut reader = serde_json::Deserializer::from_str(text);
     let parsed = StrictValue {
