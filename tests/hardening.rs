@@ -116,3 +116,138 @@ fn errors_quote_huge_keys_and_values_shortened() {
         .unwrap_err();
     assert!(err.to_string().len() < 600);
 }
+
+mod future_records {
+    use chrono::{DateTime, Utc};
+    use whale_security::api_keys::{ApiKeyRotationPolicy, rotation_due};
+    use whale_security::id::UserId;
+    use whale_security::session::{
+        ExpiryReason, ReauthDecision, SensitiveAction, Session, SessionId, SessionPolicy,
+        SessionStatus, reauth_required, session_expired,
+    };
+    use whale_security::time::{self, MAX_CLOCK_SKEW_SECONDS};
+
+    fn t(text: &str) -> DateTime<Utc> {
+        time::parse(text).unwrap()
+    }
+
+    fn policy() -> SessionPolicy {
+        serde_json::from_str(
+            r#"{"timeout_minutes": 480, "max_concurrent_sessions": 3,
+                "require_re_auth_for_sensitive": true, "idle_timeout_minutes": 30}"#,
+        )
+        .unwrap()
+    }
+
+    fn session(created: &str) -> Session {
+        Session::signed_in(
+            SessionId::new("s1").unwrap(),
+            UserId::new("user_a").unwrap(),
+            t(created),
+        )
+    }
+
+    /// A record with `created_at: 9999-12-31T23:59:59Z` was live at every `now` before it (the
+    /// future instant counted as `now`, so each check said "live for 8 more hours"): a
+    /// perpetual session from one corrupt or forged field. Beyond the clock-skew allowance a
+    /// stored instant after `now` is not trusted: the session is not live.
+    #[test]
+    fn a_session_recorded_far_in_the_future_is_not_live_at_any_earlier_now() {
+        let p = policy();
+        let s = session("9999-12-31T23:59:59Z");
+        for now in [
+            "2026-03-10T12:00:00Z",
+            "0000-01-01T00:00:00Z",
+            "9999-12-31T23:54:58Z",
+        ] {
+            let status = session_expired(&p, &s, t(now));
+            let SessionStatus::Expired { reason } = status else {
+                panic!("{now}: {status:?}")
+            };
+            assert!(
+                matches!(
+                    reason,
+                    ExpiryReason::RecordedInFuture {
+                        field: "created_at",
+                        ..
+                    }
+                ),
+                "{reason:?}"
+            );
+            assert_eq!(reason.as_str(), "recorded_in_future");
+        }
+    }
+
+    /// Within the allowance (servers whose clocks disagree by seconds) the record is read
+    /// as before: the future instant counts as `now`, exactly at the allowance too.
+    #[test]
+    fn a_session_recorded_within_the_clock_skew_allowance_is_live() {
+        let p = policy();
+        let now = t("2026-03-10T12:00:00Z");
+        let at_limit = time::checked_add_minutes(now, MAX_CLOCK_SKEW_SECONDS / 60).unwrap();
+        let mut s = session("2026-03-10T12:00:00Z");
+        s.created_at = at_limit;
+        s.last_activity_at = at_limit;
+        s.last_authenticated_at = at_limit;
+        assert!(!session_expired(&p, &s, now).is_expired());
+        let one_ms_more = at_limit + chrono::TimeDelta::try_milliseconds(1).unwrap();
+        s.last_activity_at = one_ms_more;
+        assert!(matches!(
+            session_expired(&p, &s, now),
+            SessionStatus::Expired {
+                reason: ExpiryReason::RecordedInFuture {
+                    field: "last_activity_at",
+                    ..
+                }
+            }
+        ));
+    }
+
+    /// `last_authenticated_at: 9999-…` made every sensitive action proceed without
+    /// re-authentication, forever. Now the session is refused.
+    #[test]
+    fn a_re_authentication_recorded_far_in_the_future_never_lets_an_action_proceed() {
+        let p = policy();
+        let mut s = session("2026-03-10T11:00:00Z");
+        s.last_activity_at = t("2026-03-10T11:59:00Z");
+        s.last_authenticated_at = t("9999-12-31T23:59:59Z");
+        let d = reauth_required(
+            &p,
+            &s,
+            &SensitiveAction::ExportData,
+            t("2026-03-10T12:00:00Z"),
+        );
+        assert!(!d.permits(), "{d:?}");
+        assert!(matches!(d, ReauthDecision::SessionExpired { .. }), "{d:?}");
+    }
+
+    /// `last_rotation: 9999-…` postponed rotation forever ("not due yet"). A last rotation
+    /// beyond the clock-skew allowance is not trusted: the rotation is due now (fail closed).
+    #[test]
+    fn a_last_rotation_far_in_the_future_is_due_now() {
+        let p: ApiKeyRotationPolicy = serde_json::from_str(
+            r#"{"enabled": true, "interval_days": 90, "grace_period_hours": 48}"#,
+        )
+        .unwrap();
+        let now = t("2026-03-10T12:00:00Z");
+        for last in ["2026-03-11T00:00:00Z", "9999-12-31T23:59:59Z"] {
+            let d = rotation_due(&p, t(last), now).unwrap();
+            assert!(d.is_due(), "{last}: {d:?}");
+        }
+        let d = rotation_due(&p, DateTime::<Utc>::MAX_UTC, now).unwrap();
+        assert!(d.is_due(), "{d:?}");
+        // Within the allowance: counted as recorded, not due.
+        assert!(
+            !rotation_due(&p, t("2026-03-10T12:05:00Z"), now)
+                .unwrap()
+                .is_due()
+        );
+        // A stored next_rotation further ahead than one interval (and the allowance) is
+        // corrupt as well.
+        let mut p = p;
+        p.next_rotation = Some(t("9999-12-31T23:59:59Z"));
+        assert!(p.due_at(now).unwrap().is_due());
+        p.next_rotation = Some(t("2026-06-08T12:00:00Z"));
+        assert!(!p.due_at(now).unwrap().is_due());
+    }
+}
