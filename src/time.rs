@@ -49,6 +49,35 @@ pub fn checked_add_days(t: DateTime<Utc>, days: i64) -> Option<DateTime<Utc>> {
     t.checked_add_signed(TimeDelta::try_days(days)?)
 }
 
+/// How far, in seconds, a stored instant may lie after `now` and still be read as clock skew
+/// between servers: 300 (five minutes, the allowance Kerberos uses).
+///
+/// Further ahead, the record is corrupt or forged: the decisions refuse to trust it (a session
+/// is not live, a rotation is due) rather than count it from `now`, which would let one
+/// far-future field buy a session, re-authentication or rotation schedule without end.
+pub const MAX_CLOCK_SKEW_SECONDS: i64 = 300;
+
+/// Whether `stored` lies more than [`MAX_CLOCK_SKEW_SECONDS`] after `now`.
+///
+/// # Examples
+///
+/// ```
+/// use whale_security::time::{beyond_clock_skew, parse};
+///
+/// let now = parse("2026-03-10T12:00:00Z")?;
+/// assert!(!beyond_clock_skew(parse("2026-03-10T12:05:00Z")?, now)); // exactly the allowance
+/// assert!(beyond_clock_skew(parse("2026-03-10T12:05:00.001Z")?, now));
+/// assert!(!beyond_clock_skew(parse("1970-01-01T00:00:00Z")?, now)); // the past is fine
+/// # Ok::<(), chrono::ParseError>(())
+/// ```
+#[must_use]
+pub fn beyond_clock_skew(stored: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+    // Any two instants chrono holds are under 600 000 years apart, far inside TimeDelta's
+    // range, so the difference is exact.
+    TimeDelta::try_seconds(MAX_CLOCK_SKEW_SECONDS)
+        .is_some_and(|skew| stored.signed_duration_since(now) > skew)
+}
+
 /// Serde adapter for a required instant in the crate's RFC 3339 form.
 pub mod rfc3339 {
     use chrono::{DateTime, Utc};
@@ -122,6 +151,14 @@ mod tests {
     fn parse_converts_offsets_to_utc() {
         let t = parse("2026-03-10T12:00:00+02:00").unwrap();
         assert_eq!(format(t), "2026-03-10T10:00:00.000Z");
+    }
+
+    #[test]
+    fn instants_at_chronos_ends_compare_without_overflow() {
+        let (min, max) = (DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC);
+        assert!(beyond_clock_skew(max, min));
+        assert!(!beyond_clock_skew(min, max));
+        assert!(!beyond_clock_skew(max, max));
     }
 
     #[test]

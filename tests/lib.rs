@@ -12,6 +12,8 @@ mod api_keys;
 #[cfg(feature = "cli")]
 mod cli;
 #[cfg(feature = "cli")]
+mod cli_hardening;
+#[cfg(feature = "cli")]
 mod cli_password;
 #[cfg(feature = "cli")]
 mod cli_rotation;
@@ -21,6 +23,7 @@ mod cli_session;
 mod cli_store;
 #[cfg(feature = "cli")]
 mod cli_two_factor;
+mod hardening;
 mod password;
 mod pitfalls;
 mod service;

@@ -97,6 +97,19 @@ impl ApiKeyRotationPolicy {
         match (self.enabled, self.last_rotation, self.next_rotation) {
             (false, _, _) => Ok(RotationDue::Disabled),
             (true, Some(last), _) => rotation_due(self, last, now),
+            (true, None, Some(next))
+                if schedule::untrusted(
+                    ScheduleBasis::ScheduledAt(next),
+                    self.interval_days,
+                    now,
+                ) =>
+            {
+                Ok(RotationDue::Due {
+                    next_rotation: now,
+                    basis: ScheduleBasis::RecordedInFuture(next),
+                    interval_days: self.interval_days,
+                })
+            }
             (true, None, Some(next)) if now < next => Ok(RotationDue::NotDue {
                 next_rotation: next,
                 basis: ScheduleBasis::ScheduledAt(next),

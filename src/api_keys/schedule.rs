@@ -8,7 +8,7 @@ use super::{
     StoredKey, plan_rotation,
 };
 use crate::id::StoreId;
-use crate::time::checked_add_days;
+use crate::time::{beyond_clock_skew, checked_add_days};
 
 /// Whether a scheduled rotation is due.
 #[must_use]
@@ -61,12 +61,15 @@ impl RotationDue {
 /// the instant). Days are calendar days of UTC time: UTC has no daylight saving and chrono no
 /// leap seconds, so a day is always 86 400 s and `2024-02-28T12:00Z` plus 1 day is
 /// `2024-02-29T12:00Z` (leap year), `2026-01-31` plus 30 days `2026-03-02`. A `last_rotation`
-/// after `now` (clock skew) is simply not due yet.
+/// after `now` by at most [`MAX_CLOCK_SKEW_SECONDS`](crate::time::MAX_CLOCK_SKEW_SECONDS)
+/// (clock skew) is simply not due yet; further ahead it is corrupt and the rotation is due now
+/// with [`ScheduleBasis::RecordedInFuture`] (fail closed).
 ///
 /// # Errors
 ///
 /// [`ApiKeyError::TimeOutOfRange`] when `last_rotation + interval_days` is not representable
-/// (a corrupt `last_rotation` near the end of chrono's range).
+/// (a `last_rotation` in the past but within `interval_days` of chrono's end of time, which
+/// needs a `now` there too).
 ///
 /// # Examples
 ///
@@ -97,6 +100,13 @@ pub fn rotation_due(
         return Ok(RotationDue::Disabled);
     }
     let interval_days = policy.interval_days;
+    if beyond_clock_skew(last_rotation, now) {
+        return Ok(RotationDue::Due {
+            next_rotation: now,
+            basis: ScheduleBasis::RecordedInFuture(last_rotation),
+            interval_days,
+        });
+    }
     let next_rotation = next_after(interval_days, last_rotation)?;
     Ok(if now >= next_rotation {
         RotationDue::Due {
@@ -156,6 +166,12 @@ pub enum ScheduleBasis {
     /// Nothing: rotation is enabled but has never happened nor been scheduled, so it is due at
     /// once (fail closed: a missing schedule must not postpone rotation forever).
     NeverScheduled,
+    /// The instant the schedule would count from lies further after `now` than clocks of
+    /// servers disagree ([`MAX_CLOCK_SKEW_SECONDS`](crate::time::MAX_CLOCK_SKEW_SECONDS); for a
+    /// stored `next_rotation`, more than one interval plus that allowance ahead). The record is
+    /// corrupt or forged, so the rotation is due at once (fail closed): trusting it would
+    /// postpone rotation for as long as the corrupt value says, up to forever.
+    RecordedInFuture(DateTime<Utc>),
 }
 
 /// Decides the scheduled rotation of store `store_id` from its policy and keys at `now`.
@@ -243,9 +259,14 @@ pub fn plan_scheduled_rotation<'a>(
             None => ScheduleBasis::OldestKeyCreatedAt(oldest_active),
         },
     };
+    let basis = if untrusted(basis, policy.interval_days, now) {
+        ScheduleBasis::RecordedInFuture(basis_instant(basis).unwrap_or(now))
+    } else {
+        basis
+    };
     let due_at = match basis {
         ScheduleBasis::ScheduledAt(next) => next,
-        ScheduleBasis::NeverScheduled => now,
+        ScheduleBasis::NeverScheduled | ScheduleBasis::RecordedInFuture(_) => now,
         ScheduleBasis::LastRotation(from)
         | ScheduleBasis::KeysRotatedAt(from)
         | ScheduleBasis::OldestKeyCreatedAt(from) => next_after(policy.interval_days, from)?,
@@ -265,6 +286,33 @@ pub fn plan_scheduled_rotation<'a>(
         due_at,
         basis,
     })
+}
+
+/// Whether the instant `basis` counts from is too far after `now` to be clock skew: a past
+/// rotation or key creation beyond the allowance, or a scheduled rotation more than one
+/// interval beyond it.
+pub(super) fn untrusted(basis: ScheduleBasis, interval: IntervalDays, now: DateTime<Utc>) -> bool {
+    match basis {
+        ScheduleBasis::LastRotation(at)
+        | ScheduleBasis::KeysRotatedAt(at)
+        | ScheduleBasis::OldestKeyCreatedAt(at) => beyond_clock_skew(at, now),
+        // No representable schedule lies more than one interval after a `now` this late.
+        ScheduleBasis::ScheduledAt(next) => checked_add_days(now, i64::from(interval.get()))
+            .is_some_and(|horizon| beyond_clock_skew(next, horizon)),
+        ScheduleBasis::NeverScheduled | ScheduleBasis::RecordedInFuture(_) => false,
+    }
+}
+
+/// The instant a basis counts from, if it has one.
+fn basis_instant(basis: ScheduleBasis) -> Option<DateTime<Utc>> {
+    match basis {
+        ScheduleBasis::LastRotation(at)
+        | ScheduleBasis::KeysRotatedAt(at)
+        | ScheduleBasis::ScheduledAt(at)
+        | ScheduleBasis::OldestKeyCreatedAt(at)
+        | ScheduleBasis::RecordedInFuture(at) => Some(at),
+        ScheduleBasis::NeverScheduled => None,
+    }
 }
 
 /// `from + interval` in calendar days of UTC time.

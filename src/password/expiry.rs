@@ -3,7 +3,7 @@
 use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::password::PasswordPolicy;
-use crate::time::checked_add_days;
+use crate::time::{beyond_clock_skew, checked_add_days};
 
 /// Whether a password set at some instant must be changed now.
 #[must_use]
@@ -46,8 +46,10 @@ pub enum ExpiryReason {
         /// `now - deadline`, zero or more.
         overdue: TimeDelta,
     },
-    /// `changed_at` is after `now`: the record or a clock is wrong, so the window cannot be
-    /// trusted (fail closed).
+    /// `changed_at` is more than [`MAX_CLOCK_SKEW_SECONDS`](crate::time::MAX_CLOCK_SKEW_SECONDS)
+    /// after `now`: further than clocks of servers disagree, so the record is wrong and the
+    /// window cannot be trusted (fail closed). Within the allowance the change counts as made
+    /// at `now`.
     ChangedInFuture {
         /// The stored change instant.
         changed_at: DateTime<Utc>,
@@ -103,10 +105,13 @@ pub fn password_expired(
         return PasswordExpiry::NotEnforced;
     };
     let max_age_days = max_age.get();
-    if now < changed_at {
+    if beyond_clock_skew(changed_at, now) {
         return PasswordExpiry::Expired(ExpiryReason::ChangedInFuture { changed_at, now });
     }
-    let Some(deadline) = checked_add_days(changed_at, i64::from(max_age_days)) else {
+    // A change a little after `now` is clock skew between servers: it counts as made at `now`,
+    // which never yields a later deadline than the stored instant does.
+    let counted_from = changed_at.min(now);
+    let Some(deadline) = checked_add_days(counted_from, i64::from(max_age_days)) else {
         return PasswordExpiry::Expired(ExpiryReason::DeadlineOutOfRange {
             changed_at,
             max_age_days,
@@ -186,13 +191,28 @@ mod tests {
     }
 
     #[test]
-    fn a_change_after_now_fails_closed() {
+    fn a_change_after_now_beyond_the_clock_skew_allowance_fails_closed() {
         let p = policy(Some(90));
         let changed = parse("2026-03-10T00:00:00Z").unwrap();
-        let now = parse("2026-03-09T23:59:59Z").unwrap();
+        let now = parse("2026-03-09T23:54:59.999Z").unwrap();
         assert!(matches!(
             password_expired(&p, changed, now),
             PasswordExpiry::Expired(ExpiryReason::ChangedInFuture { .. })
         ));
+    }
+
+    /// A change recorded one second ahead by a server whose clock runs ahead was reported
+    /// expired, forcing a member who had just changed their password to change it again.
+    #[test]
+    fn a_change_within_the_clock_skew_allowance_counts_from_now() {
+        let p = policy(Some(90));
+        let changed = parse("2026-03-10T00:00:00Z").unwrap();
+        for now in ["2026-03-09T23:59:59Z", "2026-03-09T23:55:00Z"] {
+            let now = parse(now).unwrap();
+            let PasswordExpiry::Valid { deadline, .. } = password_expired(&p, changed, now) else {
+                panic!("{now}")
+            };
+            assert_eq!(deadline, checked_add_days(now, 90).unwrap());
+        }
     }
 }

@@ -8,7 +8,7 @@ use super::admission::eviction_order;
 use super::{OnSessionLimit, Session, SessionPolicy, TimeoutMinutes};
 use crate::id::UserId;
 use crate::session::MaxSessions;
-use crate::time::checked_add_minutes;
+use crate::time::{beyond_clock_skew, checked_add_minutes};
 
 /// Whether a session is live at `now`, and until when.
 ///
@@ -19,8 +19,10 @@ use crate::time::checked_add_minutes;
 /// - **idle** (when `idle_timeout_minutes` is set): `last_activity_at + idle_timeout_minutes`.
 ///
 /// When both fall on the same instant the lifetime is named. Stored instants later than `now`
-/// count as `now` (see the [module's time rules](crate::session)), so a clock stepped back
-/// never extends a session and never panics. A deadline chrono cannot represent is later than
+/// by up to [`MAX_CLOCK_SKEW_SECONDS`](crate::time::MAX_CLOCK_SKEW_SECONDS) count as `now`
+/// (see the [module's time rules](crate::session)), so a clock stepped back never extends a
+/// session and never panics; a stored instant further ahead is not trusted and the answer is
+/// [`SessionStatus::Expired`] with [`ExpiryReason::RecordedInFuture`]. A deadline chrono cannot represent is later than
 /// any `now`; when neither is representable the answer is [`SessionStatus::Expired`] with
 /// [`ExpiryReason::DeadlineOutOfRange`] (fail closed). That needs a `now` or stored instants
 /// within a year of chrono's end of time (year 262 143), never real data.
@@ -54,9 +56,15 @@ use crate::time::checked_add_minutes;
 /// let SessionStatus::Expired { reason } = status else { panic!("{status:?}") };
 /// assert_eq!(reason.limit(), Some(SessionLimit::Lifetime));
 ///
-/// // A clock stepped back before sign-in: still live, never for longer.
+/// // A clock a minute behind the one that recorded the sign-in: still live, never longer.
+/// session.last_activity_at = session.created_at;
+/// let status = session_expired(&policy, &session, time::parse("2026-03-10T09:59:00Z")?);
+/// assert_eq!(status.ends_at(), Some(time::parse("2026-03-10T10:29:00Z")?));
+///
+/// // A sign-in recorded hours after `now` is not skew but a corrupt record: not live.
 /// let status = session_expired(&policy, &session, time::parse("2026-03-10T09:00:00Z")?);
-/// assert_eq!(status.ends_at(), Some(time::parse("2026-03-10T09:30:00Z")?));
+/// let SessionStatus::Expired { reason } = status else { panic!("{status:?}") };
+/// assert_eq!(reason.as_str(), "recorded_in_future");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn session_expired(
@@ -64,6 +72,16 @@ pub fn session_expired(
     session: &Session,
     now: DateTime<Utc>,
 ) -> SessionStatus {
+    let stored = [
+        ("created_at", session.created_at),
+        ("last_activity_at", session.last_activity_at),
+        ("last_authenticated_at", session.last_authenticated_at),
+    ];
+    if let Some(&(field, at)) = stored.iter().find(|(_, at)| beyond_clock_skew(*at, now)) {
+        return SessionStatus::Expired {
+            reason: ExpiryReason::RecordedInFuture { field, at, now },
+        };
+    }
     let lifetime = Deadline::compute(
         SessionLimit::Lifetime,
         policy.timeout_minutes,
@@ -286,6 +304,21 @@ pub enum ExpiryReason {
         /// The lifetime that could not be added.
         timeout_minutes: TimeoutMinutes,
     },
+    /// A stored instant lies more than
+    /// [`MAX_CLOCK_SKEW_SECONDS`](crate::time::MAX_CLOCK_SKEW_SECONDS) after `now`: the record
+    /// is corrupt or forged, not skewed, so the session is not live (fail closed). Counting it
+    /// from `now` instead would keep it live at every earlier `now`.
+    ///
+    /// This is "not live yet" rather than "ended": once `now` comes within the allowance of
+    /// the stored instant, the record is read normally.
+    RecordedInFuture {
+        /// The field: `created_at`, `last_activity_at` or `last_authenticated_at`.
+        field: &'static str,
+        /// Its stored value.
+        at: DateTime<Utc>,
+        /// The instant of the check.
+        now: DateTime<Utc>,
+    },
 }
 
 impl ExpiryReason {
@@ -294,7 +327,7 @@ impl ExpiryReason {
     pub fn deadline(&self) -> Option<&Deadline> {
         match self {
             Self::LimitReached { deadline } => Some(deadline),
-            Self::DeadlineOutOfRange { .. } => None,
+            Self::DeadlineOutOfRange { .. } | Self::RecordedInFuture { .. } => None,
         }
     }
 
@@ -304,12 +337,13 @@ impl ExpiryReason {
         self.deadline().map(|d| d.limit)
     }
 
-    /// A stable name: `lifetime`, `idle` or `deadline_out_of_range`.
+    /// A stable name: `lifetime`, `idle`, `deadline_out_of_range` or `recorded_in_future`.
     #[must_use]
     pub fn as_str(&self) -> &'static str {
         match self {
             Self::LimitReached { deadline } => deadline.limit.as_str(),
             Self::DeadlineOutOfRange { .. } => "deadline_out_of_range",
+            Self::RecordedInFuture { .. } => "recorded_in_future",
         }
     }
 }
@@ -415,7 +449,7 @@ mod tests {
 
     #[test]
     fn a_future_last_activity_counts_as_now_and_never_extends_the_idle_deadline() {
-        let s = session("2026-03-10T10:00:00Z", "2026-03-11T10:00:00Z");
+        let s = session("2026-03-10T10:00:00Z", "2026-03-10T12:04:00Z");
         let now = parse("2026-03-10T12:00:00Z").unwrap();
         let status = session_expired(&policy(480, Some(30)), &s, now);
         assert_eq!(
@@ -425,20 +459,35 @@ mod tests {
     }
 
     #[test]
+    fn a_last_activity_beyond_the_clock_skew_allowance_is_not_trusted() {
+        let s = session("2026-03-10T10:00:00Z", "2026-03-11T10:00:00Z");
+        let now = parse("2026-03-10T12:00:00Z").unwrap();
+        let status = session_expired(&policy(480, Some(30)), &s, now);
+        assert!(matches!(
+            status,
+            SessionStatus::Expired {
+                reason: ExpiryReason::RecordedInFuture {
+                    field: "last_activity_at",
+                    ..
+                }
+            }
+        ));
+        assert_eq!(status.ends_at(), None);
+    }
+
+    #[test]
     fn an_unrepresentable_idle_deadline_leaves_the_lifetime_in_charge() {
-        let s = session("2026-03-10T10:00:00Z", "2026-03-10T10:00:00Z");
-        let mut s = s;
-        s.last_activity_at = DateTime::<Utc>::MAX_UTC;
-        let status = session_expired(
-            &policy(480, Some(30)),
-            &s,
-            parse("2026-03-10T11:00:00Z").unwrap(),
-        );
-        // Counted from now (11:00) since the stored instant is later.
-        assert_eq!(
-            status.ends_at(),
-            Some(parse("2026-03-10T11:30:00Z").unwrap())
-        );
+        let end = DateTime::<Utc>::MAX_UTC;
+        let minutes_before_end = |m: i64| checked_add_minutes(end, -m).unwrap();
+        let mut s = session("2026-03-10T10:00:00Z", "2026-03-10T10:00:00Z");
+        s.created_at = minutes_before_end(490);
+        s.last_activity_at = minutes_before_end(18);
+        s.last_authenticated_at = s.created_at;
+        // The idle limit counts from now (the stored activity is 2 minutes later) and 30
+        // minutes past it is beyond the end of time; the lifetime ends 10 minutes before it.
+        let status = session_expired(&policy(480, Some(30)), &s, minutes_before_end(20));
+        assert_eq!(status.ends_at(), Some(minutes_before_end(10)));
+        assert!(!status.is_expired());
     }
 
     #[test]

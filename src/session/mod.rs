@@ -21,10 +21,15 @@
 //!   and re-authentication do not renew it. This is stricter than SP 800-63B-4 §5.2, which lets
 //!   a re-authentication reset the overall timeout: a caller wanting that issues a new session at
 //!   re-authentication (which also rotates the session id).
-//! - A stored instant later than `now` (a clock stepped back, or servers whose clocks disagree)
-//!   counts as `now`. Deadlines are therefore never later than the stored instants imply, the
-//!   answer for small skews is the one a correct clock would give, and a later `now` never turns
-//!   an ended session live again.
+//! - A stored instant later than `now` by at most
+//!   [`MAX_CLOCK_SKEW_SECONDS`](crate::time::MAX_CLOCK_SKEW_SECONDS) (five minutes: servers whose
+//!   clocks disagree) counts as `now`. Deadlines are therefore never later than the stored
+//!   instants imply, and the answer for small skews is the one a correct clock would give.
+//!   Further ahead, the record is corrupt or forged and the session is not live
+//!   ([`ExpiryReason::RecordedInFuture`], fail closed): counted from `now`, one far-future
+//!   field would keep a session or a re-authentication live forever.
+//! - A later `now` never turns an ended session live again; only a session not live *yet*
+//!   (recorded in the future) becomes live once `now` comes within the allowance.
 //! - All arithmetic is checked. A deadline that chrono cannot represent (beyond the year
 //!   262 143) is later than any `now`; when no deadline of a session is representable the check
 //!   fails closed and reports [`ExpiryReason::DeadlineOutOfRange`].

@@ -25,8 +25,10 @@ use crate::time::checked_add_minutes;
 ///    the answer is [`ReauthDecision::Reauthenticate`].
 ///
 /// Activity never counts: a session used a second ago but authenticated hours ago must
-/// re-authenticate. A `last_authenticated_at` later than `now` counts as `now` (the module's
-/// time rules), so it never buys more than one window. An end of window that chrono cannot
+/// re-authenticate. A `last_authenticated_at` later than `now` within the clock-skew allowance
+/// counts as `now` (the module's time rules), so it never buys more than one window; further
+/// ahead the session is not trusted at all ([`ReauthDecision::SessionExpired`] with
+/// [`ExpiryReason::RecordedInFuture`]). An end of window that chrono cannot
 /// represent fails closed ([`ReauthReason::WindowOutOfRange`]).
 ///
 /// Every [`SensitiveAction`] currently gets the same window; `action` is taken so that the
@@ -369,7 +371,7 @@ mod tests {
         let now = parse("2026-03-10T12:00:00Z").unwrap();
         let d = reauth_required(
             &policy(true),
-            &session("2026-03-10T13:00:00Z"),
+            &session("2026-03-10T12:03:00Z"),
             &SensitiveAction::ManageApiKeys,
             now,
         );
@@ -380,6 +382,15 @@ mod tests {
             panic!("{d:?}")
         };
         assert_eq!(recent_until, parse("2026-03-10T12:15:00Z").unwrap());
+
+        // An hour ahead is no clock skew: the record is not trusted at all.
+        let d = reauth_required(
+            &policy(true),
+            &session("2026-03-10T13:00:00Z"),
+            &SensitiveAction::ManageApiKeys,
+            now,
+        );
+        assert!(matches!(d, ReauthDecision::SessionExpired { .. }), "{d:?}");
     }
 
     #[test]

@@ -33,6 +33,17 @@ pub enum SettingsError {
         /// The field's path.
         path: String,
     },
+    /// A key appears twice in one JSON object. JSON readers disagree on which value wins, so a
+    /// policy must not depend on the choice: the document is refused.
+    #[error("{path}: duplicate field (line {line}, column {column})")]
+    DuplicateField {
+        /// The repeated key's path.
+        path: String,
+        /// 1-based line of the second occurrence's value.
+        line: usize,
+        /// 1-based column of the second occurrence's value.
+        column: usize,
+    },
     /// A field the document does not define (often a typo).
     #[error("{path}: unknown field")]
     UnknownField {
@@ -85,6 +96,7 @@ impl SettingsError {
             Self::Invalid { path, .. }
             | Self::MissingField { path }
             | Self::UnknownField { path }
+            | Self::DuplicateField { path, .. }
             | Self::GraceNotShorterThanInterval { path, .. }
             | Self::DuplicateEntryId { path, .. }
             | Self::TimeOutOfRange { path } => path,
@@ -101,7 +113,7 @@ impl SettingsError {
         Self::Syntax {
             line: e.line(),
             column: e.column(),
-            message,
+            message: bounded(message),
         }
     }
 
@@ -116,7 +128,9 @@ impl SettingsError {
             Some(cut) => inner.get(..cut).unwrap_or(&inner).to_owned(),
             None => inner,
         };
-        let sub = e.path().to_string();
+        // serde quotes the offending key or value whole; hostile input may be megabytes long.
+        let inner = bounded(inner);
+        let sub = bounded(e.path().to_string());
         let mut path = prefix.to_owned();
         if sub != "." {
             if !path.is_empty() && !sub.starts_with('[') {
@@ -149,6 +163,18 @@ impl SettingsError {
         }
     }
 }
+
+/// `text` cut to its first [`MAX_QUOTED`] characters (with `…` when cut), so that an error
+/// quoting hostile input stays one short line.
+pub(crate) fn bounded(text: String) -> String {
+    match text.char_indices().nth(MAX_QUOTED) {
+        Some((cut, _)) => format!("{}…", text.get(..cut).unwrap_or_default()),
+        None => text,
+    }
+}
+
+/// The most characters of a path or message an error quotes.
+const MAX_QUOTED: usize = 200;
 
 /// Every problem found in one settings document.
 #[derive(Clone, Debug, Eq, PartialEq)]

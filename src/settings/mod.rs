@@ -11,6 +11,7 @@
 //! rotation grace period is shorter than the rotation interval.
 
 mod error;
+mod json;
 mod update;
 pub mod view;
 
@@ -131,14 +132,17 @@ impl SecuritySettings {
     ///
     /// [`SettingsErrors`] listing every problem found, each with its field path: at most one
     /// per top-level field, plus the checks across fields once each field is readable. A
-    /// syntax error stops reading at once and carries its line and column.
+    /// syntax error stops reading at once and carries its line and column, and so does a key
+    /// repeated within one object ([`SettingsError::DuplicateField`]: JSON readers disagree on
+    /// which value wins, so a policy must not depend on it).
     pub fn from_json(text: &str) -> Result<Self, SettingsErrors> {
-        let value: Value = serde_json::from_str(text)
-            .map_err(|e| SettingsErrors::one(SettingsError::syntax(&e)))?;
-        Self::from_value(value)
+        Self::from_value(json::parse(text)?)
     }
 
     /// Validates a settings document already parsed as JSON; see [`SecuritySettings::from_json`].
+    ///
+    /// A [`Value`] cannot hold a repeated key: whatever parsed it has already chosen one of
+    /// them. Prefer [`SecuritySettings::from_json`] or serde, which refuse repeated keys.
     ///
     /// # Errors
     ///
@@ -161,7 +165,9 @@ impl SecuritySettings {
         let updated_at = field::<Timestamp>(&mut map, "updated_at", &mut errors);
         let updated_by = field(&mut map, "updated_by", &mut errors);
         for key in map.keys() {
-            errors.push(SettingsError::UnknownField { path: key.clone() });
+            errors.push(SettingsError::UnknownField {
+                path: error::bounded(key.clone()),
+            });
         }
         let (
             Some(_),
@@ -288,7 +294,7 @@ impl SecuritySettings {
 
 impl<'de> Deserialize<'de> for SecuritySettings {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Self::from_value(Value::deserialize(d)?).map_err(de::Error::custom)
+        Self::from_value(json::deserialize_strict(d)?).map_err(de::Error::custom)
     }
 }
 

@@ -60,9 +60,9 @@ impl SettingsUpdate {
     /// # Errors
     ///
     /// The first [`SettingsError`] found, with its field path (or line and column for a syntax
-    /// error).
+    /// error). A key repeated within one object is [`SettingsError::DuplicateField`].
     pub fn from_json(text: &str) -> Result<Self, SettingsError> {
-        let value: Value = serde_json::from_str(text).map_err(|e| SettingsError::syntax(&e))?;
+        let value = super::json::parse(text)?;
         serde_path_to_error::deserialize(value).map_err(|e| SettingsError::from_path_error("", &e))
     }
 }

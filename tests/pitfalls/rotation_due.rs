@@ -171,15 +171,29 @@ fn disabled_rotation_is_never_due_however_late() {
 }
 
 #[test]
-fn a_last_rotation_in_the_future_is_not_due_and_overflow_is_an_error() {
+fn a_last_rotation_in_the_future_is_not_due_within_the_skew_allowance_and_due_beyond_it() {
     let p = policy(true, 90, 0);
     let now = t("2026-03-10T10:00:00Z");
     assert!(
-        !rotation_due(&p, t("2026-03-11T00:00:00Z"), now)
+        !rotation_due(&p, t("2026-03-10T10:05:00Z"), now)
             .unwrap()
             .is_due()
     );
-    let err = rotation_due(&p, DateTime::<Utc>::MAX_UTC, now).unwrap_err();
+    // Fourteen hours ahead is no clock skew: a corrupt record must not postpone rotation.
+    assert!(
+        rotation_due(&p, t("2026-03-11T00:00:00Z"), now)
+            .unwrap()
+            .is_due()
+    );
+    assert!(
+        rotation_due(&p, DateTime::<Utc>::MAX_UTC, now)
+            .unwrap()
+            .is_due()
+    );
+    // Overflow is an error only where the arithmetic really leaves the range: a `now` at the
+    // end of time with a last rotation within one interval of it.
+    let end = DateTime::<Utc>::MAX_UTC;
+    let err = rotation_due(&p, end, end).unwrap_err();
     assert!(matches!(err, ApiKeyError::TimeOutOfRange { .. }));
     // And at the far past end, the arithmetic works rather than wrapping.
     assert!(

@@ -1,5 +1,6 @@
 //! Helpers shared by the subcommands.
 
+use std::io::Write;
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
@@ -18,9 +19,16 @@ pub fn load_settings(path: &Path) -> Result<SecuritySettings, String> {
     })
 }
 
-/// Reads a UTF-8 file, naming it in the error.
+/// Reads a UTF-8 file, naming it (and the first byte that is not UTF-8) in the error.
 pub fn read(path: &Path) -> Result<String, String> {
-    std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    String::from_utf8(bytes).map_err(|e| {
+        format!(
+            "cannot read {}: not UTF-8 at byte {}",
+            path.display(),
+            e.utf8_error().valid_up_to()
+        )
+    })
 }
 
 /// Parses `--now`, or takes the system clock when it is absent.
@@ -29,5 +37,20 @@ pub fn now(arg: Option<&str>) -> Result<DateTime<Utc>, String> {
         Some(text) => whale_security::time::parse(text)
             .map_err(|e| format!("--now `{text}` is not an RFC 3339 timestamp: {e}")),
         None => Ok(Utc::now()),
+    }
+}
+
+/// Writes `text` and a line break to standard output.
+///
+/// A reader that has gone away (`| head -1`) is not an error: the decision was made and the
+/// exit status still reports it, so the rest of the output is dropped quietly. `println!`
+/// would panic there instead.
+pub fn print_line(text: &str) -> Result<(), String> {
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{text}").and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(format!("cannot write standard output: {e}"))
+        }
+        _ => Ok(()),
     }
 }

@@ -1,6 +1,7 @@
 //! `whale-security session --settings FILE --sessions FILE [--now T] [--action A] [--user U]
 //! [--aal L]`.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -8,7 +9,7 @@ use serde_json::{Value, json};
 use whale_security::id::UserId;
 use whale_security::session::{
     Aal, Admission, ProceedReason, ReauthDecision, ReauthReason, SensitiveAction, Session,
-    SessionStatus, admit_session_for, advisories, reauth_required, session_expired,
+    SessionStatus, admit_session, advisories, reauth_required, session_expired,
 };
 use whale_security::time;
 
@@ -74,21 +75,26 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
         rows.push(Value::Object(row));
     }
 
+    // Each member's sessions, members in order of first appearance: one pass, so a file of
+    // many members costs O(n log n), not a scan of every session per member.
+    let mut by_user: BTreeMap<&UserId, Vec<Session>> = BTreeMap::new();
     let mut users: Vec<&UserId> = Vec::new();
-    match &args.user {
-        Some(user) => users.push(user),
-        None => {
-            for s in &sessions {
-                if !users.contains(&&s.user) {
-                    users.push(&s.user);
-                }
-            }
+    for s in &sessions {
+        let own = by_user.entry(&s.user).or_default();
+        if own.is_empty() && args.user.is_none() {
+            users.push(&s.user);
         }
+        own.push(s.clone());
     }
+    if let Some(user) = &args.user {
+        users.push(user);
+    }
+    let no_sessions = Vec::new();
     let admission: Vec<Value> = users
         .into_iter()
         .map(|user| {
-            let decision = admit_session_for(policy, user, &sessions, now);
+            let own = by_user.get(user).unwrap_or(&no_sessions);
+            let decision = admit_session(policy, own, now);
             positive &= matches!(decision, Admission::Admit { .. });
             admission_json(user, &decision)
         })
@@ -114,10 +120,7 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
         "admission": admission,
         "advisories": advice,
     });
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?
-    );
+    common::print_line(&serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?)?;
     Ok(if positive {
         ExitCode::SUCCESS
     } else {

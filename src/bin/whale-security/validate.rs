@@ -17,12 +17,12 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
     let text = common::read(&args.file)?;
     match SecuritySettings::from_json(&text) {
         Ok(settings) => {
-            println!("{}", settings.to_json_pretty());
+            common::print_line(&settings.to_json_pretty())?;
             Ok(ExitCode::SUCCESS)
         }
         Err(errors) => {
             for e in errors.as_slice() {
-                println!("error: {e}");
+                common::print_line(&format!("error: {e}"))?;
             }
             Ok(ExitCode::from(1))
         }

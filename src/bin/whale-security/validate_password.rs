@@ -46,7 +46,7 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
         .with_words(args.context.iter().map(String::as_str))
         .with_history(&history);
     let decision = validate_password(settings.password_policy(), &password, &context);
-    print(&decision, args.json);
+    print(&decision, args.json)?;
     Ok(if decision.permits() {
         ExitCode::SUCCESS
     } else {
@@ -57,14 +57,36 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
 /// Standard input, less one trailing line break, read up to just over the size limit so a
 /// huge input is neither held in memory nor accepted.
 fn read_password() -> Result<zeroize::Zeroizing<String>, String> {
-    let mut bytes = zeroize::Zeroizing::new(Vec::new());
+    // Past the limit by more than a line break and one whole character, so an input cut here
+    // still measures over the limit once a cut character is dropped.
+    const READ_LIMIT: usize = MAX_INPUT_BYTES + 8;
+    // Allocated once: a growing buffer would leave copies of the password in freed memory.
+    let mut bytes = zeroize::Zeroizing::new(Vec::with_capacity(READ_LIMIT));
     std::io::stdin()
         .lock()
-        .take(MAX_INPUT_BYTES as u64 + 3)
+        .take(READ_LIMIT as u64)
         .read_to_end(&mut bytes)
         .map_err(|e| format!("cannot read standard input: {e}"))?;
-    let text = String::from_utf8(std::mem::take(&mut *bytes))
-        .map_err(|_| "standard input is not UTF-8".to_owned())?;
+    let cut = bytes.len() >= READ_LIMIT;
+    let valid = match std::str::from_utf8(&bytes) {
+        Ok(_) => bytes.len(),
+        // The read stopped inside a character of an oversized input: drop the partial
+        // character; what remains is still over the limit and is refused as too long.
+        Err(e) if cut && e.error_len().is_none() => e.valid_up_to(),
+        // The offset is no secret; the bytes are, so they are not quoted.
+        Err(e) => {
+            return Err(format!(
+                "standard input is not UTF-8 at byte {}",
+                e.valid_up_to()
+            ));
+        }
+    };
+    bytes.truncate(valid);
+    let text = String::from_utf8(std::mem::take(&mut *bytes)).map_err(|e| {
+        // Checked above; the bytes are wiped even on this path.
+        zeroize::Zeroize::zeroize(&mut e.into_bytes());
+        "standard input is not UTF-8".to_owned()
+    })?;
     let mut text = zeroize::Zeroizing::new(text);
     if text.ends_with('\n') {
         text.pop();
@@ -75,7 +97,7 @@ fn read_password() -> Result<zeroize::Zeroizing<String>, String> {
     Ok(text)
 }
 
-fn print(decision: &PasswordDecision, as_json: bool) {
+fn print(decision: &PasswordDecision, as_json: bool) -> Result<(), String> {
     if as_json {
         let violations: Vec<Value> = decision
             .violations()
@@ -98,13 +120,13 @@ fn print(decision: &PasswordDecision, as_json: bool) {
             "violations": violations,
             "strength": strength,
         });
-        println!("{out}");
-        return;
+        return common::print_line(&out.to_string());
     }
     if decision.permits() {
-        println!("valid");
+        common::print_line("valid")?;
     }
     for v in decision.violations() {
-        println!("{}\t{v}", v.code());
+        common::print_line(&format!("{}\t{v}", v.code()))?;
     }
+    Ok(())
 }

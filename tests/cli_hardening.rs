@@ -1,0 +1,176 @@
+//! The command line under hostile or careless use: broken pipes, invalid UTF-8, oversized
+//! input, huge files. Exit status must stay 0 (positive), 1 (negative) or 2 (cannot run).
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn bin() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_whale-security"));
+    command.current_dir(env!("CARGO_MANIFEST_DIR"));
+    command
+}
+
+fn with_stdin(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = bin()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Err(e) = child.stdin.take().unwrap().write_all(stdin) {
+        assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "{e}");
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn temp_file(name: &str, contents: &[u8]) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("whale-hardening-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, contents).unwrap();
+    path
+}
+
+/// A sessions file of `n` members with one live session each.
+fn sessions_file(name: &str, n: usize) -> std::path::PathBuf {
+    let records: Vec<String> = (0..n)
+        .map(|i| {
+            format!(r#"{{"id":"s{i}","user":"user_u{i}","created_at":"2026-03-10T11:00:00Z"}}"#)
+        })
+        .collect();
+    temp_file(name, format!("[{}]", records.join(",")).as_bytes())
+}
+
+/// 500 000 `é` (1 MB of two-byte characters) used to be cut mid-character at the read limit
+/// and refused as "not UTF-8" with exit 2; it is a password that is too long: exit 1 with
+/// `max_length`.
+#[test]
+fn an_oversized_multibyte_password_is_too_long_not_unreadable() {
+    let password = "é".repeat(500_000);
+    let out = with_stdin(
+        &[
+            "validate-password",
+            "--settings",
+            "data/spec-settings.json",
+            "--json",
+        ],
+        password.as_bytes(),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["violations"][0]["code"], "max_length", "{v}");
+
+    // Four-byte characters cut at every offset of the read limit: still too long, never
+    // shortened into an acceptable password.
+    for pad in 0..4 {
+        let password = format!("{}{}", "a".repeat(pad), "\u{1F600}".repeat(600));
+        let out = with_stdin(
+            &[
+                "validate-password",
+                "--settings",
+                "data/spec-settings.json",
+                "--json",
+            ],
+            password.as_bytes(),
+        );
+        assert_eq!(out.status.code(), Some(1), "pad {pad}");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["violations"][0]["code"], "max_length", "pad {pad}: {v}");
+    }
+}
+
+/// Invalid UTF-8 on standard input exits 2 and says where, without echoing the bytes.
+#[test]
+fn a_password_that_is_not_utf8_is_refused_with_its_byte_offset() {
+    let out = with_stdin(
+        &["validate-password", "--settings", "data/spec-settings.json"],
+        b"Abc\xff123456789!",
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("byte 3"), "{stderr}");
+    assert!(
+        !stderr.contains("Abc") && !stderr.contains("123456789"),
+        "{stderr}"
+    );
+}
+
+/// A settings file that is not UTF-8 names the file and the byte offset.
+#[test]
+fn a_settings_file_that_is_not_utf8_names_the_byte_offset() {
+    let path = temp_file("latin1.json", b"{\"store_id\": \"caf\xe9\"}");
+    let out = bin().arg("validate").arg(&path).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("latin1.json") && stderr.contains("byte 17"),
+        "{stderr}"
+    );
+}
+
+/// An empty settings file says it is empty rather than "EOF while parsing a value".
+#[test]
+fn an_empty_settings_file_is_reported_as_empty() {
+    let path = temp_file("empty.json", b"  \n");
+    let out = bin().arg("validate").arg(&path).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("empty"), "{stdout}");
+}
+
+/// `whale-security session ... | head -1` panicked with "failed printing to stdout: Broken
+/// pipe" (exit 101). A reader that stops early is not a failure of the decision: no panic,
+/// and the exit status is still the answer's.
+#[test]
+fn a_reader_closing_the_pipe_early_is_not_a_panic() {
+    let sessions = sessions_file("pipe.json", 2_000);
+    let mut child = bin()
+        .args(["session", "--settings", "data/spec-settings.json", "--now"])
+        .arg("2026-03-10T12:00:00Z")
+        .arg("--sessions")
+        .arg(&sessions)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The output (hundreds of kB) cannot fit the pipe: the writer meets the closed end.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "{:?}: {stderr}",
+        out.status
+    );
+}
+
+/// Admission was answered member by member over every session and members were deduplicated
+/// with a linear search: 30 000 one-session members took 30 s (quadratic). It is now
+/// O(n log n).
+#[test]
+fn admission_for_many_members_is_not_quadratic() {
+    let sessions = sessions_file("many.json", 40_000);
+    let started = Instant::now();
+    let out = bin()
+        .args(["session", "--settings", "data/spec-settings.json", "--now"])
+        .arg("2026-03-10T12:00:00Z")
+        .arg("--sessions")
+        .arg(&sessions)
+        .output()
+        .unwrap();
+    let elapsed = started.elapsed();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["admission"].as_array().unwrap().len(), 40_000);
+    // Quadratic took over a minute here in a debug build; linear takes about a second.
+    assert!(elapsed < Duration::from_secs(20), "{elapsed:?}");
+}
