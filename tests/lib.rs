@@ -8,6 +8,7 @@
     clippy::indexing_slicing
 )]
 
+mod allowlist;
 #[cfg(feature = "cli")]
 mod cli;
 mod pitfalls;

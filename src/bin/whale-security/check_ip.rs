@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use serde_json::json;
-use whale_security::allowlist::{IpDecision, NotEnforcedReason, Surface, check_ip, parse_ip};
+use whale_security::allowlist::{
+    CompiledAllowlist, IpDecision, NotEnforcedReason, Surface, parse_ip,
+};
 
 use crate::common;
 
@@ -30,7 +32,7 @@ pub struct Args {
 pub fn run(args: &Args) -> Result<ExitCode, String> {
     let settings = common::load_settings(&args.settings)?;
     let now = common::now(args.now.as_deref())?;
-    let list = settings.ip_allowlist();
+    let list = CompiledAllowlist::new(settings.ip_allowlist());
     let mut all_allowed = true;
     let mut answer = |text: &str| {
         let line = match parse_ip(text) {
@@ -43,7 +45,7 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
                 }
             }
             Ok(ip) => {
-                let decision = check_ip(list, ip, args.surface, now);
+                let decision = list.check_ip(ip, args.surface, now);
                 all_allowed &= decision.permits();
                 render(text, &decision, args.json)
             }
