@@ -2,3 +2,5 @@
 //! real lists.
 
 mod matcher;
+mod prefixes;
+mod real_lists;
