@@ -53,7 +53,11 @@
 //! reproduces them.
 
 mod cidr;
+mod client;
 mod compiled;
+pub mod fuzzing;
+mod guard;
+mod lint;
 mod matcher;
 
 use std::fmt;
@@ -67,7 +71,13 @@ use crate::id::EntryId;
 use crate::set::NonEmptySet;
 
 pub use self::cidr::{AddressError, Cidr, parse_cidr, parse_ip};
+pub use self::client::{
+    ClientIp, ClientIpError, ClientSource, ForwardedHeader, MAX_HOPS, TrustedProxies,
+    resolve_client_ip,
+};
 pub use self::compiled::{Access, CidrSet, CompiledAllowlist};
+pub use self::guard::{Explanation, LockoutError, LockoutPolicy, explain, guard_lockout};
+pub use self::lint::{LintWarning, MIN_IPV4_PREFIX, MIN_IPV6_PREFIX, lint_allowlist};
 
 /// The stored allowlist of a store.
 #[derive(Clone, Debug, Eq, PartialEq, Serialize, Deserialize)]
