@@ -11,6 +11,8 @@
 mod allowlist;
 #[cfg(feature = "cli")]
 mod cli;
+#[cfg(feature = "cli")]
+mod cli_allowlist;
 mod pitfalls;
 mod spec_fixtures;
 mod validation;

@@ -6,6 +6,7 @@
 
 mod check_ip;
 mod common;
+mod lint_allowlist;
 mod validate;
 
 use std::process::ExitCode;
@@ -26,6 +27,8 @@ enum Command {
     Validate(validate::Args),
     /// Decide whether client addresses may pass a store's IP allowlist.
     CheckIp(check_ip::Args),
+    /// Print warnings about an allowlist: duplicates, covered, over-broad, reserved ranges.
+    LintAllowlist(lint_allowlist::Args),
 }
 
 fn main() -> ExitCode {
@@ -33,6 +36,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Validate(args) => validate::run(&args),
         Command::CheckIp(args) => check_ip::run(&args),
+        Command::LintAllowlist(args) => lint_allowlist::run(&args),
     };
     match result {
         Ok(code) => code,
