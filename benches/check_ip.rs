@@ -22,6 +22,7 @@
 #[path = "../tests/allowlist/prefixes.rs"]
 mod prefixes;
 
+use std::alloc::System;
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, Instant};
@@ -30,6 +31,7 @@ use chrono::{DateTime, Utc};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use iptrie::IpPrefix;
+use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 use whale_security::allowlist::{
     Access, AllowlistEntry, Cidr, CidrSet, CompiledAllowlist, IpAllowlist, Label, Surface, check_ip,
 };
@@ -413,19 +415,25 @@ fn lookups(c: &mut Criterion) {
     }
 }
 
-/// Resident memory in bytes (Linux), for the peers' approximate sizes.
-fn resident() -> usize {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: usize = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(0);
-    pages * 4096
+/// Counts heap bytes, so every structure's size is measured the same way.
+#[global_allocator]
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+/// Builds with `f`, returning the result, the heap bytes it keeps and the time one build took.
+fn measure<T>(f: impl FnOnce() -> T) -> (T, isize, Duration) {
+    let region = Region::new(GLOBAL);
+    let start = Instant::now();
+    let built = f();
+    let took = start.elapsed();
+    let change = region.change();
+    // Reallocations are already folded into the allocated and deallocated counts.
+    let kept = change.bytes_allocated as isize - change.bytes_deallocated as isize;
+    (built, kept, took)
 }
 
-/// check_ip/build/<list>/<impl>: building each structure from parsed prefixes; also prints bytes
-/// per prefix (ours exact, peers from the resident-memory growth).
+/// check_ip/build/<list>/<impl>: building each structure from parsed prefixes (criterion, ours
+/// only: the peers take up to seconds per build on the full tables, so they are timed once).
+/// Also prints heap bytes per prefix of every structure, counted by the allocator.
 fn build(c: &mut Criterion) {
     let lists: Vec<(&str, Vec<Cidr>)> = if full_run() {
         vec![
@@ -437,34 +445,30 @@ fn build(c: &mut Criterion) {
     };
     for (name, cidrs) in &lists {
         let n = cidrs.len() as f64;
-        let set = CidrSet::new(cidrs.iter().copied());
         let list = allowlist(cidrs);
-        let compiled = CompiledAllowlist::new(&list);
-        eprintln!(
-            "memory {name}: ours_set {:.2} B/prefix ({} bytes, intervals {:?}); ours_compiled {:.2} B/prefix",
-            set.heap_bytes() as f64 / n,
-            set.heap_bytes(),
-            set.interval_count(),
-            compiled.heap_bytes() as f64 / n,
-        );
-        let peer_mem = |label: &str, f: &dyn Fn() -> Box<dyn std::any::Any>| {
-            let before = resident();
-            let t = Instant::now();
-            let built = f();
-            let took = t.elapsed();
-            let grown = resident().saturating_sub(before);
+        let report = |label: &str, kept: isize, took: Duration| {
             eprintln!(
-                "memory {name}: {label} ~{:.2} B/prefix (resident growth), one build {took:?}",
-                grown as f64 / n
+                "build {name} {label}: {:.2} bytes/prefix ({kept} bytes), one build {:.1} ms",
+                kept as f64 / n,
+                took.as_secs_f64() * 1e3
             );
-            drop(built);
         };
-        if full_run() {
-            peer_mem("prefix_trie", &|| Box::new(build_prefix_trie(cidrs)));
-            peer_mem("ip_network_table", &|| Box::new(build_table(cidrs)));
-            peer_mem("iptrie_lc", &|| Box::new(build_lc(cidrs)));
-            peer_mem("poptrie", &|| Box::new(build_poptrie(cidrs)));
-        }
+        let (set, kept, took) = measure(|| CidrSet::new(cidrs.iter().copied()));
+        report("ours_set", kept, took);
+        eprintln!(
+            "build {name} ours_set intervals (v4, v6): {:?}",
+            set.interval_count()
+        );
+        let (_compiled, kept, took) = measure(|| CompiledAllowlist::new(&list));
+        report("ours_compiled (incl. entry copies)", kept, took);
+        let (_, kept, took) = measure(|| build_prefix_trie(cidrs));
+        report("prefix_trie", kept, took);
+        let (_, kept, took) = measure(|| build_table(cidrs));
+        report("ip_network_table", kept, took);
+        let (_, kept, took) = measure(|| build_lc(cidrs));
+        report("iptrie_lc", kept, took);
+        let (_, kept, took) = measure(|| build_poptrie(cidrs));
+        report("poptrie", kept, took);
 
         let mut g = c.benchmark_group(format!("check_ip/build/{name}"));
         g.sample_size(10);
@@ -476,21 +480,9 @@ fn build(c: &mut Criterion) {
         g.bench_function(BenchmarkId::from_parameter("ours_compiled"), |b| {
             b.iter(|| CompiledAllowlist::new(black_box(&list)))
         });
-        g.bench_function(BenchmarkId::from_parameter("prefix_trie"), |b| {
-            b.iter(|| build_prefix_trie(black_box(cidrs)))
-        });
-        g.bench_function(BenchmarkId::from_parameter("ip_network_table"), |b| {
-            b.iter(|| build_table(black_box(cidrs)))
-        });
-        g.bench_function(BenchmarkId::from_parameter("iptrie_lc"), |b| {
-            b.iter(|| build_lc(black_box(cidrs)))
-        });
-        g.bench_function(BenchmarkId::from_parameter("poptrie"), |b| {
-            b.iter(|| build_poptrie(black_box(cidrs)))
-        });
         g.finish();
     }
 }
 
-criterion_group!(benches, build, lookups);
+criterion_group!(benches, lookups, build);
 criterion_main!(benches);
