@@ -162,18 +162,21 @@ struct Poptries(
 );
 
 fn build_poptrie(cidrs: &[Cidr]) -> Poptries {
-    let mut v4 = poptrie::Poptrie::new();
-    let mut v6 = poptrie::Poptrie::new();
-    for c in cidrs {
-        match c.net() {
-            IpNet::V4(n) => {
-                v4.insert((u32::from(n.network()), n.prefix_len()), ());
-            }
-            IpNet::V6(n) => {
-                v6.insert((u128::from(n.network()), n.prefix_len()), ());
-            }
-        }
-    }
+    // The bulk constructor (`collect`): inserting one by one is far slower on large tables.
+    let v4 = cidrs
+        .iter()
+        .filter_map(|c| match c.net() {
+            IpNet::V4(n) => Some(((u32::from(n.network()), n.prefix_len()), ())),
+            IpNet::V6(_) => None,
+        })
+        .collect();
+    let v6 = cidrs
+        .iter()
+        .filter_map(|c| match c.net() {
+            IpNet::V6(n) => Some(((u128::from(n.network()), n.prefix_len()), ())),
+            IpNet::V4(_) => None,
+        })
+        .collect();
     Poptries(v4, v6)
 }
 

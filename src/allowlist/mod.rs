@@ -17,13 +17,11 @@
 //! counts the boundaries at or below the address; the address is in the set when the count is
 //! odd.
 //!
-//! - **Up to 16 boundaries** (8 disjoint intervals): a branch-free count over one fixed array
-//!   (64 bytes for IPv4, one cache line).
-//! - **More**: a directory of `2^k` buckets over the keys between the first and last boundary
-//!   (`k` about `log2` of the number of boundaries, at most 18) holds each bucket's first
-//!   boundary index. A bucket with no boundary answers from the directory alone (one load);
-//!   otherwise a branch-free binary search runs over that bucket's boundaries, usually a
-//!   handful in one or two cache lines.
+//! A directory of `2^k` buckets over the keys between the first and last boundary (`k` about
+//! `log2` of the number of boundaries, at most 18) holds each bucket's first boundary index. A
+//! bucket with no boundary answers from the directory alone (one load); otherwise a branch-free
+//! binary search runs over that bucket's boundaries, usually a handful in one or two cache
+//! lines. (A linear path for tiny lists was measured slower than the directory and removed.)
 //!
 //! Naming the matched entry is a separate structure (the prefixes flattened into segments, each
 //! labelled with its most specific entry, found by one binary search), used only by
@@ -38,7 +36,7 @@
 //!
 //! With `n` prefixes of a family merged into `m <= n` intervals (`2m` boundaries):
 //!
-//! - lookup: `O(1)` for tiny sets; otherwise one directory load plus `O(log b)` comparisons for
+//! - lookup: one directory load plus `O(log b)` comparisons for
 //!   the `b` boundaries in the address's bucket (`b` is small for real lists: the directory has
 //!   about one bucket per boundary). No allocation, no lock, no `unsafe`. Plus `O(e)` for `e`
 //!   live expiring entries when the fast structure says no.
