@@ -8,9 +8,12 @@
     clippy::indexing_slicing
 )]
 
+mod allowlist;
 mod api_keys;
 #[cfg(feature = "cli")]
 mod cli;
+#[cfg(feature = "cli")]
+mod cli_allowlist;
 #[cfg(feature = "cli")]
 mod cli_hardening;
 #[cfg(feature = "cli")]

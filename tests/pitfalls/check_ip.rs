@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 use whale_security::allowlist::{
-    AllowlistEntry, IpAllowlist, Label, Surface, check_ip, parse_cidr, parse_ip,
+    AllowlistEntry, CompiledAllowlist, IpAllowlist, Label, Surface, check_ip, parse_cidr, parse_ip,
 };
 use whale_security::id::EntryId;
 use whale_security::set::NonEmptySet;
@@ -39,7 +39,17 @@ fn run(input: &Value) -> Value {
     };
     let surface: Surface = input["surface"].as_str().unwrap().parse().unwrap();
     match parse_ip(input["ip"].as_str().unwrap()) {
-        Ok(ip) => json!({"allowed": check_ip(&list, ip, surface, now).permits()}),
+        Ok(ip) => {
+            // The compiled matcher must give the reference scan's answer on every case.
+            let reference = check_ip(&list, ip, surface, now);
+            let compiled = CompiledAllowlist::new(&list);
+            assert_eq!(compiled.check_ip(ip, surface, now), reference);
+            assert_eq!(
+                compiled.check(ip, surface, now).permits(),
+                reference.permits()
+            );
+            json!({"allowed": reference.permits()})
+        }
         Err(e) => json!({"error": e.to_string()}),
     }
 }

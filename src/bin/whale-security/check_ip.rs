@@ -1,11 +1,17 @@
-//! `whale-security check-ip --settings FILE [--surface S] [--json] [IP...]`.
+//! `whale-security check-ip --settings FILE [--surface S] [--json] [--explain] [IP...]`, or
+//! one request behind proxies: `--peer IP [--trusted-proxy CIDR]... [--forwarded-header H]
+//! [--header VALUE]...`.
 
 use std::io::BufRead;
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use serde_json::json;
-use whale_security::allowlist::{IpDecision, NotEnforcedReason, Surface, check_ip, parse_ip};
+use whale_security::allowlist::{
+    ClientIp, ClientSource, CompiledAllowlist, ForwardedHeader, IpAllowlist, IpDecision,
+    NotEnforcedReason, Surface, TrustedProxies, explain, parse_cidr, parse_ip, resolve_client_ip,
+};
 
 use crate::common;
 
@@ -20,17 +26,43 @@ pub struct Args {
     /// One JSON object per address instead of text.
     #[arg(long)]
     json: bool,
+    /// Explain each answer: the canonical address, every matching and expired entry.
+    #[arg(long)]
+    explain: bool,
     /// The instant to decide at (RFC 3339); the system clock when absent.
     #[arg(long)]
     now: Option<String>,
+    /// Decide one request whose socket peer is this address; its client address is resolved
+    /// from the forwarded header when the peer is a trusted proxy.
+    #[arg(long, conflicts_with = "ips")]
+    peer: Option<String>,
+    /// A trusted proxy network (repeatable).
+    #[arg(long = "trusted-proxy", requires = "peer")]
+    trusted_proxies: Vec<String>,
+    /// The header the trusted proxies write.
+    #[arg(long, value_enum, default_value = "x-forwarded-for", requires = "peer")]
+    forwarded_header: HeaderArg,
+    /// One value of that header as received (repeatable, in order).
+    #[arg(long = "header", requires = "peer")]
+    header_values: Vec<String>,
     /// Client addresses; read from standard input, one per line, when none are given.
     ips: Vec<String>,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum HeaderArg {
+    XForwardedFor,
+    Forwarded,
 }
 
 pub fn run(args: &Args) -> Result<ExitCode, String> {
     let settings = common::load_settings(&args.settings)?;
     let now = common::now(args.now.as_deref())?;
-    let list = settings.ip_allowlist();
+    let source = settings.ip_allowlist();
+    let list = CompiledAllowlist::new(source);
+    if let Some(peer) = &args.peer {
+        return run_request(args, peer, source, &list, now);
+    }
     let mut all_allowed = true;
     let mut answer = |text: &str| {
         let line = match parse_ip(text) {
@@ -43,9 +75,15 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
                 }
             }
             Ok(ip) => {
-                let decision = check_ip(list, ip, args.surface, now);
+                let decision = list.check_ip(ip, args.surface, now);
                 all_allowed &= decision.permits();
-                render(text, &decision, args.json)
+                let mut line = render(text, &decision, args.json);
+                if args.explain {
+                    // As written (parse_ip has already checked it), so a mapped form shows.
+                    let raw = text.parse::<IpAddr>().unwrap_or(ip);
+                    line = with_explanation(line, source, raw, args, now);
+                }
+                line
             }
         };
         println!("{line}");
@@ -61,11 +99,113 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
     } else {
         args.ips.iter().for_each(|ip| answer(ip));
     }
-    Ok(if all_allowed {
+    Ok(exit(all_allowed))
+}
+
+/// One request behind proxies: resolve the client address, then decide it. A header that
+/// cannot be read is a denial (exit 1), as the library's callers must treat it.
+fn run_request(
+    args: &Args,
+    peer: &str,
+    source: &IpAllowlist,
+    list: &CompiledAllowlist,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<ExitCode, String> {
+    let peer = parse_ip(peer).map_err(|e| format!("--peer: {e}"))?;
+    let mut networks = Vec::new();
+    for text in &args.trusted_proxies {
+        networks.push(parse_cidr(text).map_err(|e| format!("--trusted-proxy: {e}"))?);
+    }
+    let header = match args.forwarded_header {
+        HeaderArg::XForwardedFor => ForwardedHeader::XForwardedFor,
+        HeaderArg::Forwarded => ForwardedHeader::Forwarded,
+    };
+    let proxies = TrustedProxies::new(networks, header);
+    let values: Vec<&str> = args.header_values.iter().map(String::as_str).collect();
+    let client = match resolve_client_ip(peer, &values, &proxies) {
+        Ok(client) => client,
+        Err(e) => {
+            if args.json {
+                println!(
+                    "{}",
+                    json!({"peer": peer.to_string(), "allowed": false, "decision": "deny", "error": e.to_string()})
+                );
+            } else {
+                println!("{peer}\tdeny\tclient address unresolved: {e}");
+            }
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let how = resolution(&client, peer);
+    let decision = list.check_ip(client.addr, args.surface, now);
+    let text = client.addr.to_string();
+    let mut line = render(&text, &decision, args.json);
+    if args.json {
+        line = with_fields(
+            &line,
+            [("peer", json!(peer.to_string())), ("resolved", json!(how))],
+        );
+    } else {
+        println!("client {text}: {how}");
+    }
+    if args.explain {
+        line = with_explanation(line, source, client.addr, args, now);
+    }
+    println!("{line}");
+    Ok(exit(decision.permits()))
+}
+
+fn resolution(client: &ClientIp, peer: IpAddr) -> String {
+    match client.source {
+        ClientSource::UntrustedPeer => {
+            format!("the socket peer {peer} is not a trusted proxy, so headers were ignored")
+        }
+        ClientSource::TrustedPeerWithoutHeader => {
+            format!("the socket peer {peer} is a trusted proxy but sent no forwarded header")
+        }
+        ClientSource::Header { header, skipped } => format!(
+            "from {}, the first untrusted hop from the right after {skipped} trusted hop(s) (peer {peer} included)",
+            header.name()
+        ),
+        ClientSource::AllHopsTrusted { header } => format!(
+            "every hop of {} is a trusted proxy; the leftmost was taken",
+            header.name()
+        ),
+        _ => "resolved".to_owned(),
+    }
+}
+
+fn with_explanation(
+    line: String,
+    source: &IpAllowlist,
+    ip: IpAddr,
+    args: &Args,
+    now: chrono::DateTime<chrono::Utc>,
+) -> String {
+    let why = explain(source, ip, args.surface, now).to_string();
+    if args.json {
+        return with_fields(&line, [("explanation", json!(why))]);
+    }
+    format!("{line}\n  because: {why}")
+}
+
+/// Adds fields to a one-line JSON object.
+fn with_fields<const N: usize>(line: &str, fields: [(&str, serde_json::Value); N]) -> String {
+    let Ok(serde_json::Value::Object(mut map)) = serde_json::from_str(line) else {
+        return line.to_owned();
+    };
+    for (k, v) in fields {
+        map.insert(k.to_owned(), v);
+    }
+    serde_json::Value::Object(map).to_string()
+}
+
+fn exit(positive: bool) -> ExitCode {
+    if positive {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
-    })
+    }
 }
 
 fn render(text: &str, decision: &IpDecision<'_>, as_json: bool) -> String {

@@ -10,6 +10,7 @@ mod check_ip;
 mod common;
 #[cfg(feature = "sqlite")]
 mod db;
+mod lint_allowlist;
 #[cfg(feature = "sqlite")]
 mod preview;
 mod report;
@@ -60,6 +61,8 @@ enum Command {
     Report(report::Args),
     /// TOTP operations for operators.
     Totp(totp::Args),
+    /// Print warnings about an allowlist: duplicates, covered, over-broad, reserved ranges.
+    LintAllowlist(lint_allowlist::Args),
 }
 
 fn main() -> ExitCode {
@@ -78,6 +81,7 @@ fn main() -> ExitCode {
         Command::Preview(args) => preview::run(&args),
         Command::Report(args) => report::run(&args),
         Command::Totp(args) => totp::run(&args),
+        Command::LintAllowlist(args) => lint_allowlist::run(&args),
     };
     match result {
         Ok(code) => code,

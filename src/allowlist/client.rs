@@ -1,0 +1,452 @@
+//! The client address of a request that may have come through proxies.
+//!
+//! The socket peer is the only address nobody can forge. A proxy appends the address it
+//! received the request from to `X-Forwarded-For` (or `Forwarded`, RFC 7239), so the header's
+//! right end was written by the proxy nearest to us and its left end by whoever sent the
+//! request, possibly an attacker. [`resolve_client_ip`] therefore trusts the headers only when
+//! the peer is a configured trusted proxy, and walks them from the right, skipping addresses of
+//! trusted proxies; the first untrusted address is the client.
+//!
+//! A header that cannot be read in full is an error, and the caller denies the request: a
+//! guess would let anyone who can write the header choose their address.
+
+use std::net::IpAddr;
+
+use super::{AddressError, CidrSet, parse_ip};
+use crate::quote::shorten;
+
+/// The most hops read from a header; longer chains are refused (bounds the work per request).
+pub const MAX_HOPS: usize = 64;
+
+/// Which header the trusted proxies write. Only that one is read; the other is ignored, since
+/// anyone can send it.
+#[derive(Clone, Copy, Debug, Default, Eq, PartialEq)]
+pub enum ForwardedHeader {
+    /// `X-Forwarded-For: client, proxy1, proxy2`.
+    #[default]
+    XForwardedFor,
+    /// `Forwarded: for=client, for=proxy1` (RFC 7239).
+    Forwarded,
+}
+
+impl ForwardedHeader {
+    /// The header's name.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::XForwardedFor => "X-Forwarded-For",
+            Self::Forwarded => "Forwarded",
+        }
+    }
+}
+
+/// The proxies in front of the service, and the header they write.
+#[derive(Clone, Debug)]
+pub struct TrustedProxies {
+    set: CidrSet,
+    header: ForwardedHeader,
+}
+
+impl TrustedProxies {
+    /// Proxies at the given networks, writing `header`. With no networks, headers are never
+    /// read and the peer is always the client.
+    pub fn new(networks: impl IntoIterator<Item = super::Cidr>, header: ForwardedHeader) -> Self {
+        Self {
+            set: CidrSet::new(networks),
+            header,
+        }
+    }
+
+    /// Whether `ip` is a trusted proxy.
+    #[must_use]
+    pub fn trusts(&self, ip: IpAddr) -> bool {
+        self.set.contains(ip)
+    }
+
+    /// The header these proxies write.
+    #[must_use]
+    pub fn header(&self) -> ForwardedHeader {
+        self.header
+    }
+}
+
+/// Where the client address came from.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+#[non_exhaustive]
+pub enum ClientSource {
+    /// The socket peer is not a trusted proxy, so it is the client; headers were not read.
+    UntrustedPeer,
+    /// The peer is a trusted proxy and the header is absent or empty: the peer is the client.
+    TrustedPeerWithoutHeader,
+    /// The first untrusted hop of the header, counting from the right.
+    Header {
+        /// The header it came from.
+        header: ForwardedHeader,
+        /// The trusted hops skipped before it (the peer included).
+        skipped: usize,
+    },
+    /// Every hop is a trusted proxy; the leftmost one is taken as the client.
+    AllHopsTrusted {
+        /// The header it came from.
+        header: ForwardedHeader,
+    },
+}
+
+/// A resolved client address and how it was found.
+#[must_use]
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub struct ClientIp {
+    /// The client address, canonical (`::ffff:a.b.c.d` is `a.b.c.d`).
+    pub addr: IpAddr,
+    /// How it was found.
+    pub source: ClientSource,
+}
+
+/// Why the client address could not be resolved. The request should be denied.
+#[derive(Clone, Debug, Eq, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientIpError {
+    /// A hop of the header is not an address.
+    #[error("{header} hop `{hop}` is not a valid address: {source}")]
+    BadAddress {
+        /// The header's name.
+        header: &'static str,
+        /// The hop's text.
+        hop: String,
+        /// What is wrong with it.
+        source: AddressError,
+    },
+    /// The header is not well formed (empty element, bad quoting, missing `for=`).
+    #[error("{header} header is malformed at `{element}`: {problem}")]
+    Malformed {
+        /// The header's name.
+        header: &'static str,
+        /// The offending element.
+        element: String,
+        /// What is wrong.
+        problem: &'static str,
+    },
+    /// The walk reached a hop that hides its address (`unknown`, `_obfuscated`) before any
+    /// untrusted address.
+    #[error("{header} hop `{hop}` hides the address, so the client cannot be determined")]
+    Hidden {
+        /// The header's name.
+        header: &'static str,
+        /// The hop's text.
+        hop: String,
+    },
+    /// More hops than [`MAX_HOPS`].
+    #[error("{header} has {hops} hops; at most {max} are read")]
+    TooManyHops {
+        /// The header's name.
+        header: &'static str,
+        /// The number of hops.
+        hops: usize,
+        /// [`MAX_HOPS`].
+        max: usize,
+    },
+}
+
+/// Resolves the client address of a request from its socket `peer` and the values of the
+/// header the trusted proxies write (each header line as received, in order; the other header
+/// is ignored).
+///
+/// # Errors
+///
+/// A [`ClientIpError`] when the peer is trusted and the header cannot be read in full, or the
+/// walk reaches a hidden hop. The caller must deny the request.
+///
+/// # Examples
+///
+/// ```
+/// use whale_security::allowlist::*;
+///
+/// let proxies = TrustedProxies::new([parse_cidr("10.0.0.0/8")?], ForwardedHeader::XForwardedFor);
+/// let peer = parse_ip("10.0.0.5")?;
+///
+/// // The attacker wrote `1.1.1.1`; our proxy appended the address it saw.
+/// let ip = resolve_client_ip(peer, &["1.1.1.1, 203.0.113.9, 10.0.0.7"], &proxies)?;
+/// assert_eq!(ip.addr, parse_ip("203.0.113.9")?);
+///
+/// // An untrusted peer is the client, whatever the header says.
+/// let direct = resolve_client_ip(parse_ip("198.51.100.1")?, &["10.0.0.1"], &proxies)?;
+/// assert_eq!(direct.addr, parse_ip("198.51.100.1")?);
+/// assert_eq!(direct.source, ClientSource::UntrustedPeer);
+///
+/// // A malformed header is an error, never a guess.
+/// assert!(resolve_client_ip(peer, &["203.0.113.9,,10.0.0.7"], &proxies).is_err());
+/// assert!(resolve_client_ip(peer, &["0203.0.113.9"], &proxies).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn resolve_client_ip(
+    peer: IpAddr,
+    header_values: &[&str],
+    proxies: &TrustedProxies,
+) -> Result<ClientIp, ClientIpError> {
+    let peer = peer.to_canonical();
+    if !proxies.trusts(peer) {
+        return Ok(ClientIp {
+            addr: peer,
+            source: ClientSource::UntrustedPeer,
+        });
+    }
+    let header = proxies.header;
+    let name = header.name();
+    let hops = split_hops(header, header_values)?;
+    if hops.is_empty() {
+        return Ok(ClientIp {
+            addr: peer,
+            source: ClientSource::TrustedPeerWithoutHeader,
+        });
+    }
+    let mut leftmost = peer;
+    for (skipped, hop) in hops.iter().rev().enumerate() {
+        let Some(addr) = read_hop(header, hop)? else {
+            return Err(ClientIpError::Hidden {
+                header: name,
+                hop: shorten(hop),
+            });
+        };
+        if !proxies.trusts(addr) {
+            return Ok(ClientIp {
+                addr,
+                source: ClientSource::Header {
+                    header,
+                    skipped: skipped.saturating_add(1),
+                },
+            });
+        }
+        leftmost = addr;
+    }
+    Ok(ClientIp {
+        addr: leftmost,
+        source: ClientSource::AllHopsTrusted { header },
+    })
+}
+
+/// The hops of all header lines, left to right, each checked for form (addresses are read later,
+/// from the right). Every hop is checked, so a malformed header is refused wherever it is bad.
+fn split_hops<'a>(
+    header: ForwardedHeader,
+    values: &[&'a str],
+) -> Result<Vec<&'a str>, ClientIpError> {
+    let name = header.name();
+    let mut hops = Vec::new();
+    for value in values {
+        if value.trim().is_empty() {
+            continue;
+        }
+        for element in value.split(',') {
+            let element = element.trim_matches([' ', '\t']);
+            if element.is_empty() {
+                return Err(ClientIpError::Malformed {
+                    header: name,
+                    element: shorten(value),
+                    problem: "empty element",
+                });
+            }
+            let hop = match header {
+                ForwardedHeader::XForwardedFor => element,
+                ForwardedHeader::Forwarded => forwarded_for(element)?,
+            };
+            hops.push(hop);
+            if hops.len() > MAX_HOPS {
+                return Err(ClientIpError::TooManyHops {
+                    header: name,
+                    hops: hops.len(),
+                    max: MAX_HOPS,
+                });
+            }
+        }
+    }
+    // Every hop must be readable, even those left of the client.
+    for hop in &hops {
+        read_hop(header, hop)?;
+    }
+    Ok(hops)
+}
+
+/// The `for=` value of one `Forwarded` element, unquoted.
+fn forwarded_for(element: &str) -> Result<&str, ClientIpError> {
+    let malformed = |problem| ClientIpError::Malformed {
+        header: "Forwarded",
+        element: shorten(element),
+        problem,
+    };
+    let mut found = None;
+    for pair in element.split(';') {
+        let pair = pair.trim_matches([' ', '\t']);
+        let Some((key, value)) = pair.split_once('=') else {
+            return Err(malformed("a parameter has no `=`"));
+        };
+        if !key.eq_ignore_ascii_case("for") {
+            continue;
+        }
+        if found.is_some() {
+            return Err(malformed("`for` appears twice"));
+        }
+        let value = match value.strip_prefix('"') {
+            Some(rest) => rest
+                .strip_suffix('"')
+                .filter(|v| !v.contains('"') && !v.contains('\\'))
+                .ok_or_else(|| malformed("bad quoting"))?,
+            None => value,
+        };
+        found = Some(value);
+    }
+    found.ok_or_else(|| malformed("no `for=` parameter"))
+}
+
+/// Reads one hop: `Some(address)`, or `None` for `unknown` and obfuscated identifiers (which
+/// only `Forwarded` allows). Ports are accepted and dropped (`203.0.113.9:443`,
+/// `[2001:db8::1]:443`).
+fn read_hop(header: ForwardedHeader, hop: &str) -> Result<Option<IpAddr>, ClientIpError> {
+    let name = header.name();
+    if header == ForwardedHeader::Forwarded && (hop == "unknown" || hop.starts_with('_')) {
+        return Ok(None);
+    }
+    let bad = |source| ClientIpError::BadAddress {
+        header: name,
+        hop: shorten(hop),
+        source,
+    };
+    let addr_text = if let Some(rest) = hop.strip_prefix('[') {
+        let Some((inner, after)) = rest.split_once(']') else {
+            return Err(bad(AddressError::Invalid { text: shorten(hop) }));
+        };
+        if !after.is_empty() && !after.strip_prefix(':').is_some_and(is_port) {
+            return Err(bad(AddressError::Invalid { text: shorten(hop) }));
+        }
+        inner
+    } else if let Some((host, port)) = hop.rsplit_once(':')
+        && !host.contains(':')
+    {
+        // `a.b.c.d:port`; a bare IPv6 address has more than one colon.
+        if !is_port(port) {
+            return Err(bad(AddressError::Invalid { text: shorten(hop) }));
+        }
+        host
+    } else {
+        hop
+    };
+    parse_ip(addr_text).map(Some).map_err(bad)
+}
+
+/// Whether `text` is 1 to 5 digits.
+fn is_port(text: &str) -> bool {
+    (1..=5).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_digit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn proxies(header: ForwardedHeader) -> TrustedProxies {
+        TrustedProxies::new(
+            ["10.0.0.0/8", "2001:db8:ffff::/48"]
+                .into_iter()
+                .map(|t| t.parse().unwrap()),
+            header,
+        )
+    }
+
+    fn ip(text: &str) -> IpAddr {
+        parse_ip(text).unwrap()
+    }
+
+    #[test]
+    fn walks_from_the_right_skipping_trusted_hops() {
+        let p = proxies(ForwardedHeader::XForwardedFor);
+        let got = resolve_client_ip(
+            ip("10.0.0.1"),
+            &["6.6.6.6, 203.0.113.9", "10.2.2.2, 10.3.3.3"],
+            &p,
+        )
+        .unwrap();
+        assert_eq!(got.addr, ip("203.0.113.9"));
+        assert_eq!(
+            got.source,
+            ClientSource::Header {
+                header: ForwardedHeader::XForwardedFor,
+                skipped: 3
+            }
+        );
+    }
+
+    #[test]
+    fn mapped_peer_and_hops_are_canonical() {
+        let p = proxies(ForwardedHeader::XForwardedFor);
+        let got = resolve_client_ip(ip("::ffff:10.0.0.1"), &["::ffff:203.0.113.9"], &p).unwrap();
+        assert_eq!(got.addr, ip("203.0.113.9"));
+    }
+
+    #[test]
+    fn all_trusted_hops_give_the_leftmost() {
+        let p = proxies(ForwardedHeader::XForwardedFor);
+        let got = resolve_client_ip(ip("10.0.0.1"), &["10.9.9.9, 10.0.0.2"], &p).unwrap();
+        assert_eq!(got.addr, ip("10.9.9.9"));
+    }
+
+    #[test]
+    fn trusted_peer_without_header_is_the_client() {
+        let p = proxies(ForwardedHeader::XForwardedFor);
+        let got = resolve_client_ip(ip("10.0.0.1"), &[], &p).unwrap();
+        assert_eq!(got.source, ClientSource::TrustedPeerWithoutHeader);
+        assert_eq!(got.addr, ip("10.0.0.1"));
+    }
+
+    #[test]
+    fn ports_are_dropped_but_bad_ports_are_errors() {
+        let p = proxies(ForwardedHeader::XForwardedFor);
+        let got = resolve_client_ip(ip("10.0.0.1"), &["[2001:db8::1]:443"], &p).unwrap();
+        assert_eq!(got.addr, ip("2001:db8::1"));
+        let got = resolve_client_ip(ip("10.0.0.1"), &["203.0.113.9:8080"], &p).unwrap();
+        assert_eq!(got.addr, ip("203.0.113.9"));
+        assert!(resolve_client_ip(ip("10.0.0.1"), &["203.0.113.9:http"], &p).is_err());
+        assert!(resolve_client_ip(ip("10.0.0.1"), &["[2001:db8::1"], &p).is_err());
+    }
+
+    #[test]
+    fn malformed_anywhere_is_an_error_even_left_of_the_client() {
+        let p = proxies(ForwardedHeader::XForwardedFor);
+        for bad in [
+            "garbage, 203.0.113.9",
+            "203.0.113.9,",
+            "unknown",
+            "fe80::1%eth0",
+        ] {
+            assert!(
+                resolve_client_ip(ip("10.0.0.1"), &[bad], &p).is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn forwarded_header_reads_for_values_and_refuses_hidden_hops() {
+        let p = proxies(ForwardedHeader::Forwarded);
+        let got = resolve_client_ip(
+            ip("10.0.0.1"),
+            &[r#"for=_hidden, For="[2001:db8:cafe::17]:4711";proto=https, for=10.1.1.1;by=10.0.0.1"#],
+            &p,
+        )
+        .unwrap();
+        assert_eq!(got.addr, ip("2001:db8:cafe::17"));
+        assert!(matches!(
+            resolve_client_ip(ip("10.0.0.1"), &["for=unknown"], &p),
+            Err(ClientIpError::Hidden { .. })
+        ));
+        assert!(resolve_client_ip(ip("10.0.0.1"), &["proto=https"], &p).is_err());
+        assert!(resolve_client_ip(ip("10.0.0.1"), &[r#"for="203.0.113.9"#], &p).is_err());
+    }
+
+    #[test]
+    fn too_many_hops_are_refused() {
+        let p = proxies(ForwardedHeader::XForwardedFor);
+        let long = vec!["10.0.0.9"; MAX_HOPS + 1].join(",");
+        assert!(matches!(
+            resolve_client_ip(ip("10.0.0.1"), &[&long], &p),
+            Err(ClientIpError::TooManyHops { .. })
+        ));
+    }
+}

@@ -1,0 +1,396 @@
+//! The compiled allowlist: built once per settings version, then shared by every request.
+//! The design, complexity and sizes are documented on the parent module.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use chrono::{DateTime, Utc};
+use ipnet::IpNet;
+
+use super::matcher::{IntervalSet, NO_ENTRY, Ranked};
+use super::{AllowlistEntry, Cidr, IpAllowlist, IpDecision, NotEnforcedReason, Surface};
+
+/// An immutable set of networks with a fast membership test: the allow/deny structure of a
+/// [`CompiledAllowlist`], usable alone for other lists (trusted proxies, block lists).
+///
+/// `Send + Sync`; lookups do not allocate or lock. See the [module docs](super) for the layout.
+///
+/// # Examples
+///
+/// ```
+/// use whale_security::allowlist::{CidrSet, parse_cidr, parse_ip};
+///
+/// let set = CidrSet::new(["203.0.113.0/24", "2001:db8::/32", "198.51.100.4"]
+///     .into_iter()
+///     .map(parse_cidr)
+///     .collect::<Result<Vec<_>, _>>()?);
+/// assert!(set.contains(parse_ip("203.0.113.255")?));
+/// assert!(set.contains("::ffff:203.0.113.9".parse()?)); // IPv4-mapped is IPv4
+/// assert!(!set.contains("::203.0.113.9".parse()?)); // IPv4-compatible is not
+/// assert!(!set.contains(parse_ip("198.51.100.5")?));
+///
+/// let everything = CidrSet::new([parse_cidr("0.0.0.0/0")?, parse_cidr("::/0")?]);
+/// assert!(everything.contains(parse_ip("255.255.255.255")?));
+/// assert!(everything.contains(parse_ip("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff")?));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct CidrSet {
+    v4: IntervalSet<u32>,
+    v6: IntervalSet<u128>,
+    prefixes: usize,
+}
+
+impl CidrSet {
+    /// Builds the set of the given networks (duplicates and overlaps are fine).
+    pub fn new(cidrs: impl IntoIterator<Item = Cidr>) -> Self {
+        let mut v4 = Vec::new();
+        let mut v6 = Vec::new();
+        for cidr in cidrs {
+            match cidr.net() {
+                IpNet::V4(n) => v4.push((u32::from(n.network()), n.prefix_len())),
+                IpNet::V6(n) => v6.push((u128::from(n.network()), n.prefix_len())),
+            }
+        }
+        let prefixes = v4.len().saturating_add(v6.len());
+        Self {
+            v4: IntervalSet::new(&mut v4),
+            v6: IntervalSet::new(&mut v6),
+            prefixes,
+        }
+    }
+
+    /// Whether `ip` is in one of the networks. `::ffff:a.b.c.d` is looked up as `a.b.c.d`.
+    #[inline]
+    #[must_use]
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match ip.to_canonical() {
+            IpAddr::V4(a) => self.contains_v4(a),
+            IpAddr::V6(a) => self.contains_v6(a),
+        }
+    }
+
+    /// Whether the IPv4 address is in one of the networks.
+    #[inline]
+    #[must_use]
+    pub fn contains_v4(&self, ip: Ipv4Addr) -> bool {
+        self.v4.contains(u32::from(ip))
+    }
+
+    /// Whether the IPv6 address is in one of the networks. It is *not* canonicalized: call
+    /// [`contains`](Self::contains) for client addresses that may be IPv4-mapped.
+    #[inline]
+    #[must_use]
+    pub fn contains_v6(&self, ip: Ipv6Addr) -> bool {
+        self.v6.contains(u128::from(ip))
+    }
+
+    /// Looks up many addresses at once: `out[i]` is `contains(ips[i])`. Independent lookups
+    /// overlap their memory loads, so this is faster per address than a loop on large sets.
+    /// `out` is cleared first; it allocates only when its capacity is too small.
+    pub fn contains_many(&self, ips: &[IpAddr], out: &mut Vec<bool>) {
+        out.clear();
+        out.extend(ips.iter().map(|ip| self.contains(*ip)));
+    }
+
+    /// The number of networks the set was built from (before merging).
+    #[must_use]
+    pub fn prefix_count(&self) -> usize {
+        self.prefixes
+    }
+
+    /// The number of disjoint intervals left after merging, IPv4 and IPv6.
+    #[must_use]
+    pub fn interval_count(&self) -> (usize, usize) {
+        (self.v4.intervals(), self.v6.intervals())
+    }
+
+    /// The bytes the lookup structure occupies (both families).
+    #[must_use]
+    pub fn heap_bytes(&self) -> usize {
+        self.v4.bytes().saturating_add(self.v6.bytes())
+    }
+}
+
+impl std::fmt::Debug for CidrSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (v4, v6) = self.interval_count();
+        f.debug_struct("CidrSet")
+            .field("prefixes", &self.prefixes)
+            .field("ipv4_intervals", &v4)
+            .field("ipv6_intervals", &v6)
+            .finish()
+    }
+}
+
+/// The plain answer of [`CompiledAllowlist::check`]: like [`IpDecision`] without naming the
+/// entry, so it costs only the set lookup.
+#[must_use]
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub enum Access {
+    /// Some live entry contains the address.
+    Allow,
+    /// The list is enforced on this surface and no live entry contains the address.
+    Deny,
+    /// The list does not apply to this request.
+    NotEnforced {
+        /// Why not.
+        reason: NotEnforcedReason,
+    },
+}
+
+impl Access {
+    /// Whether the request may proceed (allowed, or not enforced).
+    #[must_use]
+    pub fn permits(self) -> bool {
+        !matches!(self, Self::Deny)
+    }
+}
+
+/// An [`IpAllowlist`] compiled for fast checks: build it once per settings version and share
+/// it (`Send + Sync`, e.g. behind an `Arc`); every check is allocation- and lock-free.
+///
+/// It answers exactly as [`check_ip`](super::check_ip) on the list it was built from.
+///
+/// # Examples
+///
+/// ```
+/// use whale_security::allowlist::*;
+///
+/// let list: IpAllowlist = serde_json::from_str(r#"{
+///     "enabled": true, "applies_to": ["api"],
+///     "entries": [
+///       {"id": "ip_wide", "cidr": "203.0.113.0/24", "added_at": "2026-03-10T10:00:00.000Z"},
+///       {"id": "ip_desk", "cidr": "203.0.113.7", "added_at": "2026-03-10T10:00:00.000Z"},
+///       {"id": "ip_temp", "cidr": "198.51.100.0/24", "added_at": "2026-03-10T10:00:00.000Z",
+///        "expires_at": "2026-03-11T00:00:00.000Z"}
+///     ]
+/// }"#)?;
+/// let compiled = CompiledAllowlist::new(&list);
+/// let before = whale_security::time::parse("2026-03-10T23:59:59Z")?;
+/// let at_expiry = whale_security::time::parse("2026-03-11T00:00:00Z")?;
+///
+/// // The most specific entry is named; IPv4-mapped IPv6 is the IPv4 address.
+/// match compiled.check_ip(parse_ip("::ffff:203.0.113.7")?, Surface::Api, before) {
+///     IpDecision::Allow { entry } => assert_eq!(entry.id.as_str(), "ip_desk"),
+///     other => panic!("{other:?}"),
+/// }
+/// // The plain path gives the same answer without naming the entry.
+/// assert_eq!(compiled.check(parse_ip("203.0.113.9")?, Surface::Api, before), Access::Allow);
+///
+/// // An expiring entry matches until, not at, its `expires_at`.
+/// assert_eq!(compiled.check(parse_ip("198.51.100.1")?, Surface::Api, before), Access::Allow);
+/// assert_eq!(compiled.check(parse_ip("198.51.100.1")?, Surface::Api, at_expiry), Access::Deny);
+///
+/// // The dashboard is not guarded by this list.
+/// assert!(matches!(
+///     compiled.check(parse_ip("192.0.2.1")?, Surface::Dashboard, before),
+///     Access::NotEnforced { .. }
+/// ));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct CompiledAllowlist {
+    enabled: bool,
+    api: bool,
+    dashboard: bool,
+    /// The entries, in list order (indexes of `ranked_*` and `expiring` point here).
+    entries: Box<[AllowlistEntry]>,
+    /// The non-expiring entries, as a set.
+    set: CidrSet,
+    /// The non-expiring entries, for naming the most specific one.
+    ranked_v4: RankedDebug<u32>,
+    ranked_v6: RankedDebug<u128>,
+    /// Indexes of the entries with an `expires_at`.
+    expiring: Box<[u32]>,
+}
+
+impl CompiledAllowlist {
+    /// Compiles `list`. `O(n log n)` in the number of entries.
+    #[must_use]
+    pub fn new(list: &IpAllowlist) -> Self {
+        let mut permanent = Vec::new();
+        let mut v4 = Vec::new();
+        let mut v6 = Vec::new();
+        let mut expiring = Vec::new();
+        // Entry indexes fit in u32: a list longer than u32::MAX - 1 entries cannot be named
+        // past that point, so its tail is treated as expiring (checked linearly) instead.
+        for (i, entry) in list.entries.iter().enumerate() {
+            let Ok(index) = u32::try_from(i) else { break };
+            if index == NO_ENTRY {
+                break;
+            }
+            if entry.expires_at.is_some() {
+                expiring.push(index);
+                continue;
+            }
+            permanent.push(entry.cidr);
+            match entry.cidr.net() {
+                IpNet::V4(n) => v4.push((u32::from(n.network()), n.prefix_len(), index)),
+                IpNet::V6(n) => v6.push((u128::from(n.network()), n.prefix_len(), index)),
+            }
+        }
+        Self {
+            enabled: list.enabled,
+            api: list.applies_to.contains(Surface::Api),
+            dashboard: list.applies_to.contains(Surface::Dashboard),
+            entries: list.entries.clone().into_boxed_slice(),
+            set: CidrSet::new(permanent),
+            ranked_v4: RankedDebug(Ranked::new(&mut v4)),
+            ranked_v6: RankedDebug(Ranked::new(&mut v6)),
+            expiring: expiring.into_boxed_slice(),
+        }
+    }
+
+    /// Decides whether `ip` may pass, without naming the entry (the fastest path).
+    ///
+    /// The address is canonicalized (`::ffff:a.b.c.d` is `a.b.c.d`); an entry matches while
+    /// `now < expires_at`. An enabled list without live entries denies everyone.
+    #[inline]
+    pub fn check(&self, ip: IpAddr, surface: Surface, now: DateTime<Utc>) -> Access {
+        if let Some(reason) = self.not_enforced(surface) {
+            return Access::NotEnforced { reason };
+        }
+        let ip = ip.to_canonical();
+        let found = match ip {
+            IpAddr::V4(a) => self.set.contains_v4(a),
+            IpAddr::V6(a) => self.set.contains_v6(a),
+        };
+        if found || self.live_expiring(ip, now).next().is_some() {
+            Access::Allow
+        } else {
+            Access::Deny
+        }
+    }
+
+    /// Decides many requests on one surface at once: `out[i]` is `check(ips[i], ..)`. `out`
+    /// is cleared first and allocates only when its capacity is too small.
+    pub fn check_many(
+        &self,
+        ips: &[IpAddr],
+        surface: Surface,
+        now: DateTime<Utc>,
+        out: &mut Vec<Access>,
+    ) {
+        out.clear();
+        if let Some(reason) = self.not_enforced(surface) {
+            out.extend(ips.iter().map(|_| Access::NotEnforced { reason }));
+            return;
+        }
+        out.extend(ips.iter().map(|ip| {
+            let ip = ip.to_canonical();
+            let found = match ip {
+                IpAddr::V4(a) => self.set.contains_v4(a),
+                IpAddr::V6(a) => self.set.contains_v6(a),
+            };
+            if found || self.live_expiring(ip, now).next().is_some() {
+                Access::Allow
+            } else {
+                Access::Deny
+            }
+        }));
+    }
+
+    /// Decides whether `ip` may pass and names the most specific live entry containing it
+    /// (longest prefix; among equal networks, the first in list order).
+    ///
+    /// Same answers as [`check_ip`](super::check_ip) on the source list.
+    pub fn check_ip(&self, ip: IpAddr, surface: Surface, now: DateTime<Utc>) -> IpDecision<'_> {
+        if let Some(reason) = self.not_enforced(surface) {
+            return IpDecision::NotEnforced { reason };
+        }
+        let ip = ip.to_canonical();
+        let fast = match ip {
+            IpAddr::V4(a) => self.ranked_v4.0.lookup(u32::from(a)),
+            IpAddr::V6(a) => self.ranked_v6.0.lookup(u128::from(a)),
+        };
+        let mut best = self.entry(fast).map(|e| (fast, e));
+        for (index, entry) in self.live_expiring(ip, now) {
+            let wins = best.is_none_or(|(b_index, b)| {
+                let (len, b_len) = (entry.cidr.prefix_len(), b.cidr.prefix_len());
+                len > b_len || (len == b_len && index < b_index)
+            });
+            if wins {
+                best = Some((index, entry));
+            }
+        }
+        best.map_or(IpDecision::Deny, |(_, entry)| IpDecision::Allow { entry })
+    }
+
+    /// The entries, in list order.
+    #[must_use]
+    pub fn entries(&self) -> &[AllowlistEntry] {
+        &self.entries
+    }
+
+    /// The allow/deny structure of the non-expiring entries.
+    #[must_use]
+    pub fn set(&self) -> &CidrSet {
+        &self.set
+    }
+
+    /// The bytes held by the lookup structures (the set, the naming segments and the side
+    /// list; not the entries themselves).
+    #[must_use]
+    pub fn heap_bytes(&self) -> usize {
+        self.set
+            .heap_bytes()
+            .saturating_add(self.ranked_v4.0.bytes())
+            .saturating_add(self.ranked_v6.0.bytes())
+            .saturating_add(self.expiring.len().saturating_mul(size_of::<u32>()))
+    }
+
+    fn not_enforced(&self, surface: Surface) -> Option<NotEnforcedReason> {
+        if !self.enabled {
+            return Some(NotEnforcedReason::Disabled);
+        }
+        let covered = match surface {
+            Surface::Api => self.api,
+            Surface::Dashboard => self.dashboard,
+        };
+        (!covered).then_some(NotEnforcedReason::SurfaceNotCovered)
+    }
+
+    fn entry(&self, index: u32) -> Option<&AllowlistEntry> {
+        if index == NO_ENTRY {
+            return None;
+        }
+        self.entries.get(usize::try_from(index).ok()?)
+    }
+
+    /// The expiring entries live at `now` that contain the (canonical) `ip`, in list order.
+    fn live_expiring(
+        &self,
+        ip: IpAddr,
+        now: DateTime<Utc>,
+    ) -> impl Iterator<Item = (u32, &AllowlistEntry)> {
+        self.expiring
+            .iter()
+            .filter_map(|&i| Some((i, self.entry(i)?)))
+            .filter(move |(_, e)| {
+                e.expires_at.is_none_or(|t| now < t) && e.cidr.net().contains(&ip)
+            })
+    }
+}
+
+/// Wraps [`Ranked`] for a short `Debug`.
+#[derive(Clone)]
+struct RankedDebug<K: super::matcher::Key>(Ranked<K>);
+
+impl<K: super::matcher::Key> std::fmt::Debug for RankedDebug<K> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Ranked({} bytes)", self.0.bytes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn compiled_structures_are_send_and_sync() {
+        assert_send_sync::<CidrSet>();
+        assert_send_sync::<CompiledAllowlist>();
+    }
+}

@@ -1,0 +1,135 @@
+//! Entry points of the fuzz targets in `fuzz/`, kept in the library so that ordinary tests can
+//! replay the saved corpus on stable Rust without cargo-fuzz.
+//!
+//! Each function takes arbitrary bytes and returns a [`Finding`] when a property fails; it never
+//! panics on any input.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use ipnet::IpNet;
+
+use super::{CidrSet, parse_cidr, parse_ip};
+
+/// A property that failed on a fuzz input.
+#[derive(Clone, Debug, Eq, PartialEq, thiserror::Error)]
+#[error("fuzz finding: {0}")]
+pub struct Finding(String);
+
+/// Parses the bytes (as UTF-8) as a CIDR and as an address; whatever parses must print to text
+/// that parses back to the same value, and printing must be a fixed point.
+///
+/// # Errors
+///
+/// A [`Finding`] describing the round trip that failed.
+pub fn parse_round_trip(data: &[u8]) -> Result<(), Finding> {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return Ok(());
+    };
+    if let Ok(cidr) = parse_cidr(text) {
+        let printed = cidr.to_string();
+        let again = parse_cidr(&printed)
+            .map_err(|e| Finding(format!("`{text}` printed as `{printed}`, which fails: {e}")))?;
+        if again != cidr || again.to_string() != printed {
+            return Err(Finding(format!("`{text}` -> `{printed}` -> `{again}`")));
+        }
+        if IpNet::from(cidr).trunc() != IpNet::from(cidr) {
+            return Err(Finding(format!("`{text}` kept host bits")));
+        }
+    }
+    if let Ok(ip) = parse_ip(text) {
+        let printed = ip.to_string();
+        let again = parse_ip(&printed)
+            .map_err(|e| Finding(format!("`{text}` printed as `{printed}`, which fails: {e}")))?;
+        if again != ip || ip.to_canonical() != ip {
+            return Err(Finding(format!("`{text}` -> `{printed}` -> `{again}`")));
+        }
+    }
+    Ok(())
+}
+
+/// Reads the bytes as a list of networks followed by addresses, and checks that [`CidrSet`]
+/// agrees with a naive `ipnet` scan on each address (and on its IPv4-mapped form).
+///
+/// Layout: the first byte is the number of networks (mod 64); each network is one byte
+/// (bit 0: IPv6; the rest is the prefix length) and 4 or 16 address bytes; the remaining bytes
+/// are addresses, one flag byte then 4 or 16 bytes each. Missing bytes end the list early.
+///
+/// # Errors
+///
+/// A [`Finding`] naming the list and the address where the answers differ.
+pub fn matcher_differential(data: &[u8]) -> Result<(), Finding> {
+    let mut bytes = data.iter().copied();
+    let mut take = |n: usize| -> Vec<u8> { (&mut bytes).take(n).collect() };
+    let count = take(1).first().copied().unwrap_or(0) % 64;
+    let mut nets = Vec::new();
+    for _ in 0..count {
+        let head = take(1).first().copied().unwrap_or(0);
+        let (v6, len) = (head & 1 == 1, head >> 1);
+        let net = if v6 {
+            IpNet::new(IpAddr::V6(Ipv6Addr::from(to_u128(&take(16)))), len % 129)
+        } else {
+            IpNet::new(
+                IpAddr::V4(Ipv4Addr::from(to_u128(&take(4)) as u32)),
+                len % 33,
+            )
+        };
+        if let Ok(net) = net
+            && let Ok(cidr) = super::Cidr::from_net(net.trunc())
+        {
+            nets.push(cidr);
+        }
+    }
+    let set = CidrSet::new(nets.iter().copied());
+    let rest: Vec<u8> = bytes.collect();
+    let mut probes: Vec<IpAddr> = Vec::new();
+    let mut chunks = rest.chunks(17);
+    for chunk in &mut chunks {
+        let flag = chunk.first().copied().unwrap_or(0);
+        let body = chunk.get(1..).unwrap_or(&[]);
+        if flag & 1 == 1 {
+            probes.push(IpAddr::V6(Ipv6Addr::from(to_u128(body))));
+        } else {
+            let v4 = Ipv4Addr::from(to_u128(body.get(..4).unwrap_or(body)) as u32);
+            probes.push(IpAddr::V4(v4));
+            probes.push(IpAddr::V6(v4.to_ipv6_mapped()));
+        }
+    }
+    // The edges of every network too.
+    for c in &nets {
+        match c.net() {
+            IpNet::V4(n) => {
+                let (a, b) = (u32::from(n.network()), u32::from(n.broadcast()));
+                for k in [a.wrapping_sub(1), a, b, b.wrapping_add(1)] {
+                    probes.push(IpAddr::V4(Ipv4Addr::from(k)));
+                }
+            }
+            IpNet::V6(n) => {
+                let (a, b) = (u128::from(n.network()), u128::from(n.broadcast()));
+                for k in [a.wrapping_sub(1), a, b, b.wrapping_add(1)] {
+                    probes.push(IpAddr::V6(Ipv6Addr::from(k)));
+                }
+            }
+        }
+    }
+    for ip in probes {
+        let canonical = ip.to_canonical();
+        let want = nets.iter().any(|c| IpNet::from(*c).contains(&canonical));
+        if set.contains(ip) != want {
+            let list: Vec<String> = nets.iter().map(ToString::to_string).collect();
+            return Err(Finding(format!(
+                "set of [{}] says {} for {ip}, a scan says {want}",
+                list.join(", "),
+                !want
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Big-endian bytes (at most 16) as a `u128`.
+fn to_u128(bytes: &[u8]) -> u128 {
+    bytes
+        .iter()
+        .take(16)
+        .fold(0u128, |acc, b| (acc << 8) | u128::from(*b))
+}

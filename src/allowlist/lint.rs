@@ -1,0 +1,308 @@
+//! Warnings about an allowlist that is valid but probably not what its owner meant.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use ipnet::IpNet;
+
+use crate::id::EntryId;
+
+use super::{AllowlistEntry, Cidr, IpAllowlist, Surface};
+
+/// IPv4 entries shorter than this are reported as over-broad (a /7 is 33 million addresses).
+pub const MIN_IPV4_PREFIX: u8 = 8;
+/// IPv6 entries shorter than this are reported as over-broad (a /31 is two regional
+/// allocations).
+pub const MIN_IPV6_PREFIX: u8 = 32;
+
+/// One warning about an allowlist. The list stays valid; these are for the owner to review.
+#[derive(Clone, Debug, Eq, PartialEq)]
+#[non_exhaustive]
+pub enum LintWarning {
+    /// The list is enforced but has no entries: every request on its surfaces is denied.
+    EnabledEmpty,
+    /// The entry repeats an earlier entry's network.
+    Duplicate {
+        /// The repeating entry.
+        entry: EntryId,
+        /// Its network.
+        cidr: Cidr,
+        /// The earlier entry with the same network.
+        first: EntryId,
+    },
+    /// Every address of the entry is already allowed by a broader entry that lives at least as
+    /// long, so removing it changes nothing.
+    Covered {
+        /// The covered entry.
+        entry: EntryId,
+        /// Its network.
+        cidr: Cidr,
+        /// The broader entry.
+        by: EntryId,
+        /// The broader network.
+        by_cidr: Cidr,
+    },
+    /// The entry is `/0` or a very short prefix.
+    OverBroad {
+        /// The entry.
+        entry: EntryId,
+        /// Its network.
+        cidr: Cidr,
+        /// The shortest length not reported for its family.
+        min_prefix: u8,
+    },
+    /// The entry lies in a special-purpose range (private, loopback, link-local,
+    /// documentation...) while the list guards the API, which is reached over the Internet.
+    ReservedOnApi {
+        /// The entry.
+        entry: EntryId,
+        /// Its network.
+        cidr: Cidr,
+        /// The special-purpose range.
+        range: Cidr,
+        /// What the range is, such as `private-use (RFC 1918)`.
+        what: &'static str,
+    },
+    /// The entry's `expires_at` is at or before `now`: it no longer matches.
+    Expired {
+        /// The entry.
+        entry: EntryId,
+        /// Its network.
+        cidr: Cidr,
+        /// When it stopped matching.
+        expires_at: DateTime<Utc>,
+    },
+}
+
+impl fmt::Display for LintWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::EnabledEmpty => f.write_str(
+                "the allowlist is enabled with no entries: every request on its surfaces is denied",
+            ),
+            Self::Duplicate { entry, cidr, first } => {
+                write!(f, "entry `{entry}` ({cidr}) duplicates entry `{first}`")
+            }
+            Self::Covered {
+                entry,
+                cidr,
+                by,
+                by_cidr,
+            } => write!(
+                f,
+                "entry `{entry}` ({cidr}) is covered by entry `{by}` ({by_cidr}) and has no effect"
+            ),
+            Self::OverBroad {
+                entry,
+                cidr,
+                min_prefix,
+            } => write!(
+                f,
+                "entry `{entry}` ({cidr}) is over-broad: prefixes shorter than /{min_prefix} allow a large part of the Internet"
+            ),
+            Self::ReservedOnApi {
+                entry,
+                cidr,
+                range,
+                what,
+            } => write!(
+                f,
+                "entry `{entry}` ({cidr}) is in {what} range {range}, which API clients on the Internet never have"
+            ),
+            Self::Expired {
+                entry,
+                cidr,
+                expires_at,
+            } => write!(
+                f,
+                "entry `{entry}` ({cidr}) expired at {} and no longer matches",
+                crate::time::format(*expires_at)
+            ),
+        }
+    }
+}
+
+/// Reviews `list` at `now` and returns its warnings, in entry order (the empty-list warning
+/// first). `O(n log n)`.
+///
+/// Over-broad and special-purpose checks are made on every entry; a disabled list is reviewed
+/// too (it may be enabled later), but an empty disabled list is not a warning.
+///
+/// # Examples
+///
+/// ```
+/// use whale_security::allowlist::{IpAllowlist, LintWarning, lint_allowlist};
+///
+/// let list: IpAllowlist = serde_json::from_str(r#"{
+///     "enabled": true, "applies_to": ["api"],
+///     "entries": [
+///       {"id": "ip_office", "cidr": "81.2.69.0/24", "added_at": "2026-03-10T10:00:00.000Z"},
+///       {"id": "ip_desk", "cidr": "81.2.69.7", "added_at": "2026-03-10T10:00:00.000Z"},
+///       {"id": "ip_lan", "cidr": "10.1.0.0/16", "added_at": "2026-03-10T10:00:00.000Z"},
+///       {"id": "ip_all", "cidr": "::/0", "added_at": "2026-03-10T10:00:00.000Z"}
+///     ]
+/// }"#)?;
+/// let now = whale_security::time::parse("2026-03-10T12:00:00Z")?;
+/// let warnings = lint_allowlist(&list, now);
+/// assert!(matches!(&warnings[0], LintWarning::Covered { entry, .. } if entry.as_str() == "ip_desk"));
+/// assert!(matches!(&warnings[1], LintWarning::ReservedOnApi { entry, .. } if entry.as_str() == "ip_lan"));
+/// assert!(matches!(&warnings[2], LintWarning::OverBroad { min_prefix: 32, .. }));
+/// assert_eq!(warnings.len(), 3);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[must_use]
+pub fn lint_allowlist(list: &IpAllowlist, now: DateTime<Utc>) -> Vec<LintWarning> {
+    let mut warnings = Vec::new();
+    if list.enabled && list.entries.is_empty() {
+        warnings.push(LintWarning::EnabledEmpty);
+    }
+    let covered = covering(&list.entries);
+    let on_api = list.applies_to.contains(Surface::Api);
+    for (i, entry) in list.entries.iter().enumerate() {
+        let id = || entry.id.clone();
+        if let Some(expires_at) = entry.expires_at.filter(|t| *t <= now) {
+            warnings.push(LintWarning::Expired {
+                entry: id(),
+                cidr: entry.cidr,
+                expires_at,
+            });
+        }
+        if let Some(&Some(by)) = covered.get(i)
+            && let Some(other) = list.entries.get(by)
+        {
+            warnings.push(if other.cidr == entry.cidr {
+                LintWarning::Duplicate {
+                    entry: id(),
+                    cidr: entry.cidr,
+                    first: other.id.clone(),
+                }
+            } else {
+                LintWarning::Covered {
+                    entry: id(),
+                    cidr: entry.cidr,
+                    by: other.id.clone(),
+                    by_cidr: other.cidr,
+                }
+            });
+        }
+        let min_prefix = match entry.cidr.net() {
+            IpNet::V4(_) => MIN_IPV4_PREFIX,
+            IpNet::V6(_) => MIN_IPV6_PREFIX,
+        };
+        if entry.cidr.prefix_len() < min_prefix {
+            warnings.push(LintWarning::OverBroad {
+                entry: id(),
+                cidr: entry.cidr,
+                min_prefix,
+            });
+        }
+        if on_api && let Some((range, what)) = special_purpose(entry.cidr) {
+            warnings.push(LintWarning::ReservedOnApi {
+                entry: id(),
+                cidr: entry.cidr,
+                range,
+                what,
+            });
+        }
+    }
+    warnings
+}
+
+/// For each entry, the index of an entry that makes it redundant: an earlier entry with the same
+/// network, or a broader entry that lives at least as long.
+fn covering(entries: &[AllowlistEntry]) -> Vec<Option<usize>> {
+    let mut order: Vec<usize> = (0..entries.len()).collect();
+    // Broader networks first at each start address, then list order.
+    order.sort_by_key(|&i| entries.get(i).map(|e| (sort_key(e.cidr), i)));
+    let mut result = vec![None; entries.len()];
+    // Enclosing entries seen so far, outermost first.
+    let mut stack: Vec<usize> = Vec::new();
+    for &i in &order {
+        let Some(entry) = entries.get(i) else {
+            continue;
+        };
+        while let Some(&top) = stack.last() {
+            if entries.get(top).is_some_and(|t| t.cidr.covers(&entry.cidr)) {
+                break;
+            }
+            stack.pop();
+        }
+        // Any enclosing entry that lives at least as long makes this one redundant; take the
+        // innermost such.
+        let by = stack.iter().rev().copied().find(|&s| {
+            entries
+                .get(s)
+                .is_some_and(|e| outlives(e.expires_at, entry.expires_at))
+        });
+        if let Some(slot) = result.get_mut(i) {
+            *slot = by;
+        }
+        stack.push(i);
+    }
+    result
+}
+
+/// Orders networks by family, first address, then length (broader first).
+fn sort_key(cidr: Cidr) -> (u8, u128, u8) {
+    match cidr.net() {
+        IpNet::V4(n) => (4, u128::from(u32::from(n.network())), n.prefix_len()),
+        IpNet::V6(n) => (6, u128::from(n.network()), n.prefix_len()),
+    }
+}
+
+/// Whether an entry expiring at `a` lives at least as long as one expiring at `b`.
+fn outlives(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> bool {
+    match (a, b) {
+        (None, _) => true,
+        (Some(_), None) => false,
+        (Some(a), Some(b)) => a >= b,
+    }
+}
+
+/// The special-purpose range containing `cidr`, if any.
+fn special_purpose(cidr: Cidr) -> Option<(Cidr, &'static str)> {
+    SPECIAL_PURPOSE.iter().find_map(|(text, what)| {
+        let range: Cidr = text.parse().ok()?;
+        range.covers(&cidr).then_some((range, *what))
+    })
+}
+
+/// IANA special-purpose ranges (RFC 6890 and successors) that no Internet client has.
+const SPECIAL_PURPOSE: &[(&str, &str)] = &[
+    ("0.0.0.0/8", "\"this network\" (RFC 791)"),
+    ("10.0.0.0/8", "private-use (RFC 1918)"),
+    ("100.64.0.0/10", "shared address space (RFC 6598)"),
+    ("127.0.0.0/8", "loopback (RFC 1122)"),
+    ("169.254.0.0/16", "link-local (RFC 3927)"),
+    ("172.16.0.0/12", "private-use (RFC 1918)"),
+    ("192.0.0.0/24", "IETF protocol assignments (RFC 6890)"),
+    ("192.0.2.0/24", "documentation (RFC 5737)"),
+    ("192.168.0.0/16", "private-use (RFC 1918)"),
+    ("198.18.0.0/15", "benchmarking (RFC 2544)"),
+    ("198.51.100.0/24", "documentation (RFC 5737)"),
+    ("203.0.113.0/24", "documentation (RFC 5737)"),
+    ("240.0.0.0/4", "reserved (RFC 1112)"),
+    ("::/128", "unspecified (RFC 4291)"),
+    ("::1/128", "loopback (RFC 4291)"),
+    ("fc00::/7", "unique-local (RFC 4193)"),
+    ("fe80::/10", "link-local (RFC 4291)"),
+    ("2001:db8::/32", "documentation (RFC 3849)"),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_special_purpose_range_parses() {
+        for (text, _) in SPECIAL_PURPOSE {
+            assert!(text.parse::<Cidr>().is_ok(), "{text}");
+        }
+    }
+
+    #[test]
+    fn a_shorter_lived_entry_does_not_make_a_permanent_one_redundant() {
+        assert!(outlives(None, None));
+        assert!(!outlives(Some(DateTime::<Utc>::MIN_UTC), None));
+    }
+}

@@ -1,0 +1,67 @@
+//! `whale-security lint-allowlist FILE [--now RFC3339] [--json]`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use serde_json::json;
+use whale_security::allowlist::{IpAllowlist, lint_allowlist};
+
+use crate::common;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// A settings file (JSON), or a plain list of CIDRs, one per line (`#` comments), taken
+    /// as an enabled list on both surfaces.
+    file: PathBuf,
+    /// The instant to review at, for expired entries (RFC 3339); the system clock when absent.
+    #[arg(long)]
+    now: Option<String>,
+    /// One JSON object per warning instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: &Args) -> Result<ExitCode, String> {
+    let now = common::now(args.now.as_deref())?;
+    let text = common::read(&args.file)?;
+    let list = if text.trim_start().starts_with('{') {
+        common::load_settings(&args.file)?.ip_allowlist().clone()
+    } else {
+        plain_list(&text, now)?
+    };
+    let warnings = lint_allowlist(&list, now);
+    for w in &warnings {
+        if args.json {
+            println!("{}", json!({"warning": w.to_string()}));
+        } else {
+            println!("warning: {w}");
+        }
+    }
+    Ok(if warnings.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// A list of CIDRs, one per line, as an enabled list on both surfaces with ids `ip_lineN`.
+fn plain_list(text: &str, now: chrono::DateTime<chrono::Utc>) -> Result<IpAllowlist, String> {
+    let mut entries = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let n = i + 1;
+        let cidr =
+            whale_security::allowlist::parse_cidr(line).map_err(|e| format!("line {n}: {e}"))?;
+        entries.push(
+            json!({"id": format!("ip_line{n}"), "cidr": cidr.to_string(),
+            "added_at": whale_security::time::format(now)}),
+        );
+    }
+    serde_json::from_value(json!({
+        "enabled": true, "applies_to": ["api", "dashboard"], "entries": entries
+    }))
+    .map_err(|e| format!("cannot build the list: {e}"))
+}

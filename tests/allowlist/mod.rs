@@ -1,0 +1,7 @@
+//! The allowlist engine's public API: the compiled matcher against a naive scan, on random and
+//! real lists; the fuzz corpus replay.
+
+mod fuzz_corpus;
+mod matcher;
+mod prefixes;
+mod real_lists;

@@ -1,0 +1,130 @@
+//! The `check-ip` proxy options and `lint-allowlist` subcommand of the binary.
+
+use std::process::{Command, Output};
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_whale-security"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap()
+}
+
+const NOW: &str = "2026-03-10T12:00:00Z";
+
+#[test]
+fn check_ip_resolves_the_client_behind_a_trusted_proxy_and_shows_how() {
+    let out = run(&[
+        "check-ip",
+        "--settings",
+        "data/spec-settings.json",
+        "--now",
+        NOW,
+        "--json",
+        "--peer",
+        "10.0.0.5",
+        "--trusted-proxy",
+        "10.0.0.0/8",
+        "--header",
+        "1.1.1.1, 203.0.113.9",
+        "--header",
+        "10.0.0.7",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["ip"], "203.0.113.9");
+    assert_eq!(v["entry"], "ip_a1b2c3");
+    assert!(
+        v["resolved"].as_str().unwrap().contains("X-Forwarded-For"),
+        "{v}"
+    );
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn check_ip_ignores_headers_from_an_untrusted_peer() {
+    let out = run(&[
+        "check-ip",
+        "--settings",
+        "data/spec-settings.json",
+        "--now",
+        NOW,
+        "--peer",
+        "198.51.100.7",
+        "--trusted-proxy",
+        "10.0.0.0/8",
+        "--header",
+        "203.0.113.9",
+    ]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("not a trusted proxy"), "{text}");
+    assert!(text.contains("198.51.100.7\tdeny"), "{text}");
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn check_ip_denies_when_the_forwarded_header_is_malformed() {
+    let out = run(&[
+        "check-ip",
+        "--settings",
+        "data/spec-settings.json",
+        "--now",
+        NOW,
+        "--peer",
+        "10.0.0.5",
+        "--trusted-proxy",
+        "10.0.0.0/8",
+        "--forwarded-header",
+        "forwarded",
+        "--header",
+        "for=unknown",
+    ]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("deny") && text.contains("hides the address"),
+        "{text}"
+    );
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn check_ip_explains_a_mapped_address() {
+    let out = run(&[
+        "check-ip",
+        "--settings",
+        "data/spec-settings.json",
+        "--now",
+        NOW,
+        "--explain",
+        "::ffff:192.0.2.9",
+    ]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("IPv4-mapped; matched as 192.0.2.9"), "{text}");
+    assert!(text.contains("ip_a7b8c9"), "{text}");
+}
+
+#[test]
+fn lint_allowlist_prints_warnings_and_exits_one() {
+    let dir = std::env::temp_dir().join(format!("whale-lint-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("list.txt");
+    std::fs::write(
+        &path,
+        "# office\n81.2.69.0/24\n81.2.69.7\n0.0.0.0/0\n81.2.69.0/24\n",
+    )
+    .unwrap();
+    let out = run(&["lint-allowlist", path.to_str().unwrap(), "--now", NOW]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("over-broad"), "{text}");
+    assert!(text.contains("duplicates entry `ip_line2`"), "{text}");
+    assert!(text.contains("covered by entry"), "{text}");
+    assert_eq!(out.status.code(), Some(1));
+
+    std::fs::write(&path, "81.2.69.0/24\n").unwrap();
+    let clean = run(&["lint-allowlist", path.to_str().unwrap(), "--now", NOW]);
+    assert_eq!(clean.status.code(), Some(0));
+    assert!(clean.stdout.is_empty());
+
+    std::fs::write(&path, "081.2.69.0/24\n").unwrap();
+    let bad = run(&["lint-allowlist", path.to_str().unwrap(), "--now", NOW]);
+    assert_eq!(bad.status.code(), Some(2));
+}
