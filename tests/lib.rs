@@ -25,6 +25,7 @@ mod password;
 mod pitfalls;
 mod service;
 mod service_keys;
+mod service_team;
 mod session;
 mod spec_fixtures;
 #[cfg(all(feature = "sqlite", unix))]
