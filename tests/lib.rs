@@ -11,6 +11,8 @@
 mod api_keys;
 #[cfg(feature = "cli")]
 mod cli;
+#[cfg(all(feature = "cli", feature = "sqlite"))]
+mod cli_keys;
 #[cfg(feature = "cli")]
 mod cli_password;
 #[cfg(feature = "cli")]
