@@ -16,6 +16,8 @@ mod cli;
 mod cli_allowlist;
 #[cfg(feature = "cli")]
 mod cli_hardening;
+#[cfg(all(feature = "cli", feature = "sqlite"))]
+mod cli_keys;
 #[cfg(feature = "cli")]
 mod cli_password;
 #[cfg(feature = "cli")]
@@ -30,6 +32,8 @@ mod hardening;
 mod password;
 mod pitfalls;
 mod service;
+mod service_keys;
+mod service_team;
 mod session;
 mod spec_fixtures;
 #[cfg(all(feature = "sqlite", unix))]
