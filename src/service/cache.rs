@@ -8,7 +8,7 @@ use arc_swap::{ArcSwap, Guard};
 use chrono::{DateTime, Utc};
 
 use super::Client;
-use crate::allowlist::{IpAllowlist, IpDecision, Surface, check_ip};
+use crate::allowlist::{CompiledAllowlist, IpAllowlist, IpDecision, Surface};
 use crate::id::StoreId;
 use crate::store::Version;
 
@@ -33,20 +33,16 @@ pub(super) struct Snapshot {
     matcher: Matcher,
 }
 
-/// The matcher the hot path runs.
-///
-/// SHORTCOMING: this is the stored list itself, matched by the linear scan of
-/// [`check_ip`] (O(entries) per request). When the allowlist module's compiled matcher lands,
-/// this wrapper holds it instead; nothing outside this struct changes.
-struct Matcher(IpAllowlist);
+/// The matcher the hot path runs: the allowlist compiled once per settings version.
+struct Matcher(CompiledAllowlist);
 
 impl Matcher {
     fn new(list: &IpAllowlist) -> Self {
-        Self(list.clone())
+        Self(CompiledAllowlist::new(list))
     }
 
     fn decide(&self, ip: IpAddr, surface: Surface, now: DateTime<Utc>) -> IpDecision<'_> {
-        check_ip(&self.0, ip, surface, now)
+        self.0.check_ip(ip, surface, now)
     }
 }
 

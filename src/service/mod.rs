@@ -71,7 +71,9 @@ pub use self::preview::{KeysDue, MemberImpact, SessionEnding};
 pub use self::sessions::SignIn;
 pub use self::team::Compliance;
 use crate::SecuritySettings;
-use crate::allowlist::{AllowlistEntry, IpAllowlist, IpDecision, Surface, check_ip};
+use crate::allowlist::{
+    AllowlistEntry, IpAllowlist, IpDecision, LockoutPolicy, Surface, check_ip, guard_lockout,
+};
 use crate::api_keys::{ApiKeyError, ApiKeyRotationPolicy};
 use crate::audit::{self, AuditAction, AuditRecord, FieldChange};
 use crate::id::{EntryId, StoreId, UserId};
@@ -775,11 +777,8 @@ impl ServiceError {
 }
 
 /// The lockout guard: refuses a change that makes the allowlist deny the calling client when it
-/// allowed (or did not apply to) it before.
-///
-/// SHORTCOMING: this checks only the calling client's address at `now`. The allowlist module's
-/// guard function, when it lands, replaces this body (it can also warn about an entry that will
-/// expire soon).
+/// allowed (or did not apply to) it before. A client the current list already denies is not
+/// locked out by the change, so it is let through.
 fn lockout(
     before: &SecuritySettings,
     after: &SecuritySettings,
@@ -788,15 +787,25 @@ fn lockout(
     let Some(Client { ip, surface }) = request.caller else {
         return Ok(());
     };
-    if request.force {
+    let policy = if request.force {
+        LockoutPolicy::Force
+    } else {
+        LockoutPolicy::Refuse
+    };
+    let guard = |s: &SecuritySettings| {
+        guard_lockout(
+            s.ip_allowlist(),
+            ip,
+            surface,
+            request.now,
+            LockoutPolicy::Refuse,
+        )
+    };
+    if guard(before).is_err() {
         return Ok(());
     }
-    let permitted =
-        |s: &SecuritySettings| check_ip(s.ip_allowlist(), ip, surface, request.now).permits();
-    if permitted(before) && !permitted(after) {
-        return Err(ServiceError::WouldLockOut { ip, surface });
-    }
-    Ok(())
+    guard_lockout(after.ip_allowlist(), ip, surface, request.now, policy)
+        .map_err(|_| ServiceError::WouldLockOut { ip, surface })
 }
 
 fn refusal_text(refusal: &PolicyChangeRefusal) -> String {

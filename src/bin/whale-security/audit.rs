@@ -92,7 +92,7 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
 
 fn print_entry(entry: &AuditEntry, as_json: bool) -> Result<(), String> {
     if as_json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string(entry).map_err(|e| e.to_string())?
         );
@@ -109,10 +109,10 @@ fn print_entry(entry: &AuditEntry, as_json: bool) -> Result<(), String> {
         action.as_str().unwrap_or_default()
     );
     if r.changes.is_empty() {
-        println!("{head}");
+        outln!("{head}");
     }
     for change in &r.changes {
-        println!("{head}\t{}\t{}\t{}", change.path, change.old, change.new);
+        outln!("{head}\t{}\t{}\t{}", change.path, change.old, change.new);
     }
     Ok(())
 }

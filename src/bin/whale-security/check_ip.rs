@@ -86,7 +86,7 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
                 line
             }
         };
-        println!("{line}");
+        outln!("{line}");
     };
     if args.ips.is_empty() {
         for line in std::io::stdin().lock().lines() {
@@ -126,12 +126,12 @@ fn run_request(
         Ok(client) => client,
         Err(e) => {
             if args.json {
-                println!(
+                outln!(
                     "{}",
                     json!({"peer": peer.to_string(), "allowed": false, "decision": "deny", "error": e.to_string()})
                 );
             } else {
-                println!("{peer}\tdeny\tclient address unresolved: {e}");
+                outln!("{peer}\tdeny\tclient address unresolved: {e}");
             }
             return Ok(ExitCode::from(1));
         }
@@ -146,12 +146,12 @@ fn run_request(
             [("peer", json!(peer.to_string())), ("resolved", json!(how))],
         );
     } else {
-        println!("client {text}: {how}");
+        outln!("client {text}: {how}");
     }
     if args.explain {
         line = with_explanation(line, source, client.addr, args, now);
     }
-    println!("{line}");
+    outln!("{line}");
     Ok(exit(decision.permits()))
 }
 

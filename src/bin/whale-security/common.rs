@@ -54,3 +54,19 @@ pub fn print_line(text: &str) -> Result<(), String> {
         _ => Ok(()),
     }
 }
+
+/// The body of `outln!`: see there.
+pub fn write_line(args: std::fmt::Arguments<'_>) {
+    let mut out = std::io::stdout().lock();
+    match out
+        .write_fmt(args)
+        .and_then(|()| out.write_all(b"\n"))
+        .and_then(|()| out.flush())
+    {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            eprintln!("whale-security: cannot write standard output: {e}");
+            std::process::exit(2);
+        }
+        _ => {}
+    }
+}

@@ -79,7 +79,7 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
                 key.id(),
                 key.display_prefix()
             );
-            println!("{}", key.expose_secret());
+            outln!("{}", key.expose_secret());
             Ok(ExitCode::SUCCESS)
         }
         Args::Rotate {
@@ -118,7 +118,7 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
                 })
                 .collect();
             let out = json!({"rotation": rotated.response(), "new_keys": new_keys});
-            println!(
+            outln!(
                 "{}",
                 serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?
             );

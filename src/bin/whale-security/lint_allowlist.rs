@@ -32,9 +32,9 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
     let warnings = lint_allowlist(&list, now);
     for w in &warnings {
         if args.json {
-            println!("{}", json!({"warning": w.to_string()}));
+            outln!("{}", json!({"warning": w.to_string()}));
         } else {
-            println!("warning: {w}");
+            outln!("warning: {w}");
         }
     }
     Ok(if warnings.is_empty() {

@@ -4,6 +4,15 @@
 //! the command ran and some answer is negative or some input line could not be read; 2 when the
 //! command could not run (unreadable or invalid settings, bad arguments).
 
+/// Writes one line to standard output, like `println!`, without panicking on a closed pipe: a
+/// reader that stops early (`| head -1`) ends the output quietly, and any other write failure
+/// ends the run with status 2.
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::common::write_line(format_args!($($arg)*))
+    };
+}
+
 #[cfg(feature = "sqlite")]
 mod audit;
 mod check_ip;

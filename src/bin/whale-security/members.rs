@@ -51,11 +51,11 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
         .put_members(&store_id, &members, &request)
         .map_err(|e| e.to_string())?;
     match written {
-        Some(sequence) => println!(
+        Some(sequence) => outln!(
             "imported {} members into {store_id} (audit entry {sequence})",
             members.len()
         ),
-        None => println!("{} members of {store_id} unchanged", members.len()),
+        None => outln!("{} members of {store_id} unchanged", members.len()),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -59,7 +59,7 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
         Ok(preview) => preview,
         Err(ServiceError::Rejected(errors)) => {
             for e in errors.as_slice() {
-                println!("error: {e}");
+                outln!("error: {e}");
             }
             return Ok(ExitCode::from(1));
         }
@@ -77,11 +77,11 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
                 "denied_before": d.denied_before,
             })).collect::<Vec<_>>(),
         });
-        println!("{out}");
+        outln!("{out}");
     } else {
-        println!("{store_id} at version {}", preview.version);
+        outln!("{store_id} at version {}", preview.version);
         for change in &preview.changes {
-            println!("change\t{}\t{}\t{}", change.path, change.old, change.new);
+            outln!("change\t{}\t{}\t{}", change.path, change.old, change.new);
         }
         for d in &preview.denied_clients {
             let kind = if d.denied_before {
@@ -89,7 +89,7 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
             } else {
                 "newly denied"
             };
-            println!("deny\t{}\t{}\t{kind}", d.client.ip, d.client.surface);
+            outln!("deny\t{}\t{}\t{kind}", d.client.ip, d.client.surface);
         }
     }
     Ok(if cut_off {

@@ -63,7 +63,7 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
             .collect(),
         summary: report.tally(),
     };
-    println!(
+    outln!(
         "{}",
         serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?
     );

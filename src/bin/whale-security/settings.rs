@@ -77,7 +77,7 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
             let committed = service
                 .create_settings(settings, &request)
                 .map_err(|e| e.to_string())?;
-            println!("created {store_id} at version {}", committed.version);
+            outln!("created {store_id} at version {}", committed.version);
             Ok(ExitCode::SUCCESS)
         }
         Args::Show { db, store } => {
@@ -85,7 +85,7 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
             let store_id = db::store_id(&service, store.as_deref())?;
             let read = db::settings(&service, &store_id)?;
             // Written by hand so the document keeps its field order.
-            println!(
+            outln!(
                 "{{\n  \"version\": {},\n  \"settings\": {}\n}}",
                 read.version,
                 read.value.to_json_pretty().replace('\n', "\n  ")
@@ -113,19 +113,19 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
             match service.update(&store_id, expected, &update, &request) {
                 Ok(updated) => {
                     for change in &updated.changes {
-                        println!("{}\t{}\t{}", change.path, change.old, change.new);
+                        outln!("{}\t{}\t{}", change.path, change.old, change.new);
                     }
                     match updated.committed {
-                        Some(_) => println!("{store_id} is at version {}", updated.version),
+                        Some(_) => outln!("{store_id} is at version {}", updated.version),
                         None => {
-                            println!("no change; {store_id} stays at version {}", updated.version)
+                            outln!("no change; {store_id} stays at version {}", updated.version)
                         }
                     }
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(ServiceError::Rejected(errors)) => {
                     for e in errors.as_slice() {
-                        println!("error: {e}");
+                        outln!("error: {e}");
                     }
                     Ok(ExitCode::from(1))
                 }

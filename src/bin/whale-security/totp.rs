@@ -79,7 +79,7 @@ fn verify(args: &VerifyArgs) -> Result<ExitCode, String> {
     if let (Some(reason), Some(map)) = (reason, out.as_object_mut()) {
         map.insert("reason".into(), json!(reason));
     }
-    println!("{out}");
+    outln!("{out}");
     Ok(if check.accepted_step().is_some() {
         ExitCode::SUCCESS
     } else {
