@@ -21,6 +21,8 @@ mod cli_session;
 mod cli_store;
 #[cfg(feature = "cli")]
 mod cli_two_factor;
+#[cfg(feature = "http")]
+mod http;
 mod password;
 mod pitfalls;
 mod service;
