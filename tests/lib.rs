@@ -26,6 +26,7 @@ mod http;
 mod password;
 mod pitfalls;
 mod service;
+mod service_keys;
 mod session;
 mod spec_fixtures;
 #[cfg(all(feature = "sqlite", unix))]
