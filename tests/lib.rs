@@ -15,6 +15,8 @@ mod cli;
 mod cli_password;
 #[cfg(feature = "cli")]
 mod cli_rotation;
+#[cfg(all(feature = "cli", feature = "http", feature = "sqlite", unix))]
+mod cli_serve;
 #[cfg(feature = "cli")]
 mod cli_session;
 #[cfg(all(feature = "cli", feature = "sqlite"))]

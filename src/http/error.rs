@@ -130,6 +130,8 @@ impl From<ServiceError> for ApiError {
                 Self::from_settings_errors(&errors)
             }
             ServiceError::WouldLockOut { .. } => Self::new(ErrorCode::WouldLockOut, e.to_string()),
+            ServiceError::Key(e) => e.into(),
+            ServiceError::Entropy(e) => Self::internal(&e),
         }
     }
 }
@@ -137,7 +139,9 @@ impl From<ServiceError> for ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Conflict { .. } => Self::new(ErrorCode::VersionConflict, e.to_string()),
+            StoreError::Conflict { .. } | StoreError::KeyChanged { .. } => {
+                Self::new(ErrorCode::VersionConflict, e.to_string())
+            }
             StoreError::NotFound { .. } => Self::new(ErrorCode::StoreNotFound, e.to_string()),
             other => Self::internal(&other),
         }

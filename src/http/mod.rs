@@ -58,7 +58,7 @@ use chrono::{DateTime, Utc};
 use crate::service::SecurityService;
 use crate::store::Store;
 
-pub use self::auth::{Grant, KeyAuthority, MemoryKeys, os_seed};
+pub use self::auth::Grant;
 pub use self::client_ip::{ForwardedHeader, TrustedProxies};
 pub use self::error::{ApiError, ErrorCode, FieldError};
 pub use self::layer::{AllowlistLayer, AllowlistService, ClientAddr, store_in_path};
@@ -106,21 +106,20 @@ impl Default for ApiConfig {
     }
 }
 
-/// What the API's handlers share: the service, the keys, the clock and the configuration.
+/// What the API's handlers share: the service, the clock and the configuration.
 pub struct Api<S> {
     service: Arc<SecurityService<S>>,
-    keys: Arc<dyn KeyAuthority>,
     clock: Arc<dyn Clock>,
     config: ApiConfig,
 }
 
 impl<S: Store + 'static> Api<S> {
-    /// An API over `service`, accepting `keys`, with the system clock and default settings.
+    /// An API over `service` (its settings and its keys), with the system clock and default
+    /// settings.
     #[must_use]
-    pub fn new(service: Arc<SecurityService<S>>, keys: Arc<dyn KeyAuthority>) -> Self {
+    pub fn new(service: Arc<SecurityService<S>>) -> Self {
         Self {
             service,
-            keys,
             clock: Arc::new(SystemClock),
             config: ApiConfig::default(),
         }
@@ -151,7 +150,6 @@ impl<S> Clone for Api<S> {
     fn clone(&self) -> Self {
         Self {
             service: Arc::clone(&self.service),
-            keys: Arc::clone(&self.keys),
             clock: Arc::clone(&self.clock),
             config: self.config.clone(),
         }

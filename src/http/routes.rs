@@ -140,11 +140,11 @@ fn caller<S: Store + 'static>(
             });
         Ok::<_, ApiError>((store_id, key, client))
     })();
-    let keys = Arc::clone(&api.keys);
+    let service = Arc::clone(&api.service);
     let now = api.clock.now();
     async move {
         let (store_id, key, client) = read?;
-        let grant = tokio::task::spawn_blocking(move || keys.verify(&key, now))
+        let grant = tokio::task::spawn_blocking(move || super::auth::verify(&service, &key, now))
             .await
             .map_err(|e| ApiError::internal(&e))??;
         if grant.store_id != store_id {
@@ -309,22 +309,15 @@ async fn put_rotation_policy<S: Store + 'static>(
 async fn rotate_keys<S: Store + 'static>(
     State(api): State<Api<S>>,
     axum::Extension(caller): axum::Extension<Caller>,
+    uri: Uri,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let asked: RotateKeysRequest = parse(&body, true)?;
-    let store_id = caller.store_id.clone();
-    let policy = blocking(&api, move |s| s.rotation_policy(&store_id)).await?;
-    let mode = asked.mode(&policy.value)?;
-    let keys = Arc::clone(&api.keys);
-    let now = api.clock.now();
+    let request = caller.change(&api, &uri)?;
     let store_id = caller.store_id;
-    let rotation = tokio::task::spawn_blocking(move || keys.rotate(&store_id, mode, now))
-        .await
-        .map_err(|e| ApiError::internal(&e))??;
-    // SHORTCOMING: the settings' `last_rotation` / `next_rotation` are not updated by an
-    // immediate rotation through this API yet: the service has no write path for them. A GET
-    // of the rotation policy after a rotation therefore still shows the old schedule.
-    let new_keys = rotation
+    let rotated = blocking(&api, move |s| s.rotate_keys(&store_id, &asked, &request)).await?;
+    let new_keys = rotated
+        .rotation
         .new_keys()
         .iter()
         .map(|(old, new)| NewKey {
@@ -334,10 +327,10 @@ async fn rotate_keys<S: Store + 'static>(
         })
         .collect();
     let body = RotateKeysBody {
-        response: rotation.response(),
+        response: rotated.response(),
         new_keys,
     };
-    let mut response = json(StatusCode::OK, &body, None)?;
+    let mut response = json(StatusCode::OK, &body, Some(rotated.committed.version))?;
     response
         .headers_mut()
         .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -1,6 +1,7 @@
 //! A server on loopback with an in-memory store, in-memory keys and a clock the test moves.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
@@ -9,12 +10,10 @@ use serde_json::Value;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use whale_security::allowlist::parse_cidr;
-use whale_security::api_keys::KeySeed;
-use whale_security::http::{
-    Api, ApiConfig, Clock, ForwardedHeader, MemoryKeys, TrustedProxies, router, serve,
-};
+use whale_security::api_keys::Environment;
+use whale_security::http::{Api, ApiConfig, Clock, ForwardedHeader, TrustedProxies, router, serve};
 use whale_security::id::{StoreId, UserId};
-use whale_security::service::{ChangeRequest, SecurityService};
+use whale_security::service::{ChangeRequest, EntropyError, SecurityService};
 use whale_security::store::MemoryStore;
 use whale_security::{SecuritySettings, time};
 
@@ -46,7 +45,6 @@ pub struct Server {
     pub client: Client,
     pub store: StoreId,
     pub key: String,
-    pub keys: Arc<MemoryKeys>,
     pub clock: Arc<ManualClock>,
     pub service: Arc<SecurityService<MemoryStore>>,
     stop: Option<oneshot::Sender<()>>,
@@ -79,17 +77,12 @@ impl Server {
     pub async fn start(settings: SecuritySettings, body_limit: usize) -> Self {
         let now = time::parse(T0).unwrap();
         let clock = Arc::new(ManualClock(Mutex::new(now)));
-        let service = Arc::new(SecurityService::new(MemoryStore::new()));
+        let service = Arc::new(SecurityService::new(MemoryStore::new()).with_entropy(seeded()));
         let store = settings.store_id().clone();
-        service
-            .create_settings(
-                settings,
-                &ChangeRequest::new(UserId::new("user_admin").unwrap(), now),
-            )
-            .unwrap();
-        let keys = Arc::new(MemoryKeys::new());
-        let key = keys
-            .issue(store.clone(), KeySeed::from_bytes([7; 32]), now)
+        let admin = ChangeRequest::new(UserId::new("user_admin").unwrap(), now);
+        service.create_settings(settings, &admin).unwrap();
+        let key = service
+            .issue_key(&store, Environment::Live, &admin)
             .unwrap()
             .expose_secret()
             .to_owned();
@@ -100,7 +93,7 @@ impl Server {
                 ForwardedHeader::XForwardedFor,
             ),
         };
-        let api = Api::new(Arc::clone(&service), Arc::clone(&keys) as _)
+        let api = Api::new(Arc::clone(&service))
             .with_clock(Arc::clone(&clock) as _)
             .with_config(config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -114,7 +107,6 @@ impl Server {
             client: Client::new(),
             store,
             key,
-            keys,
             clock,
             service,
             stop: Some(stop),
@@ -159,6 +151,18 @@ impl Server {
         if let Some(task) = self.task.take() {
             task.await.unwrap().unwrap();
         }
+    }
+}
+
+/// A deterministic random source: a counter's bytes, different for every call.
+fn seeded() -> impl Fn(&mut [u8]) -> Result<(), EntropyError> + Send + Sync {
+    let counter = AtomicU64::new(1);
+    move |dest: &mut [u8]| {
+        let n = counter.fetch_add(1, Ordering::Relaxed).to_le_bytes();
+        for (i, byte) in dest.iter_mut().enumerate() {
+            *byte = n[i % 8] ^ u8::try_from(i % 251).unwrap();
+        }
+        Ok(())
     }
 }
 

@@ -3,10 +3,11 @@
 
 use reqwest::Method;
 use serde_json::json;
-use whale_security::api_keys::KeySeed;
+use whale_security::api_keys::Environment;
 use whale_security::http::KEY_EXPIRES_HEADER;
-use whale_security::id::StoreId;
-use whale_security::time;
+use whale_security::id::{StoreId, UserId};
+use whale_security::service::ChangeRequest;
+use whale_security::{SecuritySettings, time};
 
 use super::harness::{OFFICE, Server, T0, assert_same_shape, expect_error, read, spec};
 
@@ -61,16 +62,21 @@ async fn missing_and_invalid_keys_are_401_with_distinct_codes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_key_of_another_store_is_403_whether_or_not_the_store_exists() {
+async fn a_key_of_another_store_is_403_api_key_wrong_store() {
     let server = Server::fresh().await;
     let now = time::parse(T0).unwrap();
-    let other = server
-        .keys
-        .issue(
-            StoreId::new("store_b2").unwrap(),
-            KeySeed::from_bytes([9; 32]),
-            now,
+    let other_store = StoreId::new("store_b2").unwrap();
+    let admin = ChangeRequest::new(UserId::new("user_admin").unwrap(), now);
+    server
+        .service
+        .create_settings(
+            SecuritySettings::new(other_store.clone(), admin.actor().clone(), now),
+            &admin,
         )
+        .unwrap();
+    let other = server
+        .service
+        .issue_key(&other_store, Environment::Live, &admin)
         .unwrap();
     let response = server
         .client
@@ -92,7 +98,11 @@ async fn a_revoked_key_is_401_api_key_revoked() {
     let id = whale_security::api_keys::PresentedKey::parse(&server.key)
         .unwrap()
         .key_id();
-    server.keys.revoke(&id, now).unwrap();
+    let admin = ChangeRequest::new(UserId::new("user_admin").unwrap(), now);
+    server
+        .service
+        .revoke_key(&server.store, &id, &admin)
+        .unwrap();
     expect_error(server.get("").send().await.unwrap(), 401, "api_key_revoked").await;
     server.stop().await;
 }
@@ -109,6 +119,9 @@ async fn rotation_answers_the_spec_shape_and_the_old_key_works_until_its_grace_e
     assert_eq!(body["rotated_keys"], 1);
     assert_eq!(body["rotated_at"], "2026-03-10T10:00:00.000Z");
     assert_eq!(body["old_key_expires_at"], "2026-03-11T10:00:00.000Z");
+    // The rotation is recorded in the policy.
+    let (_, _, policy) = read(server.get("/rotation-policy").send().await.unwrap()).await;
+    assert_eq!(policy["last_rotation"], "2026-03-10T10:00:00.000Z");
     let new_key = body["new_keys"][0]["key"].as_str().unwrap().to_owned();
     assert!(
         new_key.starts_with(

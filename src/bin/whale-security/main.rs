@@ -14,6 +14,8 @@ mod db;
 mod preview;
 mod report;
 mod rotation;
+#[cfg(all(feature = "http", feature = "sqlite"))]
+mod serve;
 mod session;
 #[cfg(feature = "sqlite")]
 mod settings;
@@ -60,6 +62,9 @@ enum Command {
     Report(report::Args),
     /// TOTP operations for operators.
     Totp(totp::Args),
+    /// Serve the REST API over a database until SIGINT or SIGTERM (feature `http`).
+    #[cfg(all(feature = "http", feature = "sqlite"))]
+    Serve(serve::Args),
 }
 
 fn main() -> ExitCode {
@@ -78,6 +83,8 @@ fn main() -> ExitCode {
         Command::Preview(args) => preview::run(&args),
         Command::Report(args) => report::run(&args),
         Command::Totp(args) => totp::run(&args),
+        #[cfg(all(feature = "http", feature = "sqlite"))]
+        Command::Serve(args) => serve::run(&args),
     };
     match result {
         Ok(code) => code,
