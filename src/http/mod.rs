@@ -22,7 +22,8 @@
 //! `If-Match: "N"` (or `N`): when the settings are no longer at `N` nothing is written and the
 //! answer is 409 `version_conflict`. Without `If-Match` the change is applied to the current
 //! settings, re-read and re-applied when a concurrent change wins the race, so concurrent
-//! changes to different fields are all kept.
+//! changes to different fields are all kept. Changes to one store through one [`Api`] queue on
+//! an async lock, so they do not race each other at all.
 //!
 //! # Errors
 //!
@@ -51,10 +52,12 @@ mod layer;
 mod routes;
 mod server;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::{DateTime, Utc};
 
+use crate::id::StoreId;
 use crate::service::SecurityService;
 use crate::store::Store;
 
@@ -111,6 +114,7 @@ pub struct Api<S> {
     service: Arc<SecurityService<S>>,
     clock: Arc<dyn Clock>,
     config: ApiConfig,
+    writers: Arc<Writers>,
 }
 
 impl<S: Store + 'static> Api<S> {
@@ -122,6 +126,7 @@ impl<S: Store + 'static> Api<S> {
             service,
             clock: Arc::new(SystemClock),
             config: ApiConfig::default(),
+            writers: Arc::default(),
         }
     }
 
@@ -152,7 +157,24 @@ impl<S> Clone for Api<S> {
             service: Arc::clone(&self.service),
             clock: Arc::clone(&self.clock),
             config: self.config.clone(),
+            writers: Arc::clone(&self.writers),
         }
+    }
+}
+
+/// One async lock per store, taken by every change through the API: read-modify-write cycles of
+/// one store queue instead of racing and retrying.
+///
+/// The map keeps one small entry per store ever changed through this instance, for the life of
+/// the process (a few dozen bytes each).
+#[derive(Debug, Default)]
+struct Writers(Mutex<HashMap<StoreId, Arc<tokio::sync::Mutex<()>>>>);
+
+impl Writers {
+    fn of(&self, store_id: &StoreId) -> Arc<tokio::sync::Mutex<()>> {
+        // The map is only read and inserted into; a poisoned lock still holds a usable map.
+        let mut map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        Arc::clone(map.entry(store_id.clone()).or_default())
     }
 }
 

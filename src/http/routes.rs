@@ -315,6 +315,8 @@ async fn rotate_keys<S: Store + 'static>(
     let asked: RotateKeysRequest = parse(&body, true)?;
     let request = caller.change(&api, &uri)?;
     let store_id = caller.store_id;
+    let lock = api.writers.of(&store_id);
+    let _turn = lock.lock().await;
     let rotated = blocking(&api, move |s| s.rotate_keys(&store_id, &asked, &request)).await?;
     let new_keys = rotated
         .rotation
@@ -470,13 +472,18 @@ async fn blocking<S: Store + 'static, T: Send + 'static>(
 const WRITE_ATTEMPTS: usize = 16;
 
 /// Runs a change on the blocking pool at version `expected`, or, without one, at the current
-/// version, re-reading and re-applying it when a concurrent change commits first.
+/// version, re-reading and re-applying it when a change from elsewhere commits first. Changes
+/// to one store through this API instance wait for each other.
 async fn write<S: Store + 'static, T: Send + 'static>(
     api: &Api<S>,
     store_id: &StoreId,
     expected: Option<Version>,
     change: impl Fn(&SecurityService<S>, &StoreId, Version) -> Result<T, ServiceError> + Send + 'static,
 ) -> Result<T, ApiError> {
+    // Changes to one store through this instance run one at a time, so they never race each
+    // other; only a change committed elsewhere (another process) can still cost a retry.
+    let lock = api.writers.of(store_id);
+    let _turn = lock.lock().await;
     let store_id = store_id.clone();
     blocking(api, move |s| {
         if let Some(v) = expected {
