@@ -131,7 +131,16 @@ impl From<ServiceError> for ApiError {
             }
             ServiceError::WouldLockOut { .. } => Self::new(ErrorCode::WouldLockOut, e.to_string()),
             ServiceError::Key(e) => e.into(),
-            ServiceError::Entropy(e) => Self::internal(&e),
+            ServiceError::WouldBlockActor(_) => {
+                Self::new(ErrorCode::WouldBlockActor, e.to_string())
+            }
+            ServiceError::Contended { .. } => Self::new(ErrorCode::VersionConflict, e.to_string()),
+            ServiceError::DuplicateMember { .. } => {
+                Self::new(ErrorCode::ValidationFailed, e.to_string())
+            }
+            ServiceError::Entropy(_) | ServiceError::Totp(_) | ServiceError::Password(_) => {
+                Self::internal(&e)
+            }
         }
     }
 }
@@ -225,6 +234,9 @@ pub enum ErrorCode {
     /// 409: the change would make the allowlist deny the calling client; retry with
     /// `?force=true` to apply it anyway.
     WouldLockOut,
+    /// 409: the 2FA change would block the member making it; retry with `?force=true` to apply
+    /// it anyway.
+    WouldBlockActor,
     /// 409: the store has no active key to rotate.
     NothingToRotate,
     /// 413: the body is larger than the limit.
@@ -256,6 +268,7 @@ impl ErrorCode {
             Self::MethodNotAllowed => "method_not_allowed",
             Self::VersionConflict => "version_conflict",
             Self::WouldLockOut => "would_lock_out",
+            Self::WouldBlockActor => "would_block_actor",
             Self::NothingToRotate => "nothing_to_rotate",
             Self::PayloadTooLarge => "payload_too_large",
             Self::ValidationFailed => "validation_failed",
@@ -279,9 +292,10 @@ impl ErrorCode {
             }
             Self::NotFound | Self::StoreNotFound | Self::EntryNotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::VersionConflict | Self::WouldLockOut | Self::NothingToRotate => {
-                StatusCode::CONFLICT
-            }
+            Self::VersionConflict
+            | Self::WouldLockOut
+            | Self::WouldBlockActor
+            | Self::NothingToRotate => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::ValidationFailed => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
