@@ -4,6 +4,8 @@ pub mod allowlist;
 pub mod api_keys;
 pub mod audit;
 mod bounded;
+#[cfg(feature = "http")]
+pub mod http;
 pub mod id;
 pub mod password;
 mod quote;

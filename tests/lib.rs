@@ -22,6 +22,8 @@ mod cli_keys;
 mod cli_password;
 #[cfg(feature = "cli")]
 mod cli_rotation;
+#[cfg(all(feature = "cli", feature = "http", feature = "sqlite", unix))]
+mod cli_serve;
 #[cfg(feature = "cli")]
 mod cli_session;
 #[cfg(all(feature = "cli", feature = "sqlite"))]
@@ -29,6 +31,8 @@ mod cli_store;
 #[cfg(feature = "cli")]
 mod cli_two_factor;
 mod hardening;
+#[cfg(feature = "http")]
+mod http;
 mod password;
 mod pitfalls;
 mod service;

@@ -28,6 +28,8 @@ mod members;
 mod preview;
 mod report;
 mod rotation;
+#[cfg(all(feature = "http", feature = "sqlite"))]
+mod serve;
 mod session;
 #[cfg(feature = "sqlite")]
 mod settings;
@@ -84,6 +86,9 @@ enum Command {
     Totp(totp::Args),
     /// Print warnings about an allowlist: duplicates, covered, over-broad, reserved ranges.
     LintAllowlist(lint_allowlist::Args),
+    /// Serve the REST API over a database until SIGINT or SIGTERM (feature `http`).
+    #[cfg(all(feature = "http", feature = "sqlite"))]
+    Serve(serve::Args),
 }
 
 fn main() -> ExitCode {
@@ -107,6 +112,8 @@ fn main() -> ExitCode {
         Command::Report(args) => report::run(&args),
         Command::Totp(args) => totp::run(&args),
         Command::LintAllowlist(args) => lint_allowlist::run(&args),
+        #[cfg(all(feature = "http", feature = "sqlite"))]
+        Command::Serve(args) => serve::run(&args),
     };
     match result {
         Ok(code) => code,

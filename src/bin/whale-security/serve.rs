@@ -1,0 +1,147 @@
+//! `whale-security serve --db FILE --listen ADDR [--store ID]`: the REST API over a SQLite
+//! database, until SIGINT or SIGTERM.
+
+use std::io::{IsTerminal, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use whale_security::SecuritySettings;
+use whale_security::allowlist::parse_cidr;
+use whale_security::api_keys::Environment;
+use whale_security::http::{
+    Api, ApiConfig, ForwardedHeader, TrustedProxies, router, serve, shutdown_signal,
+};
+use whale_security::id::{StoreId, UserId};
+use whale_security::service::{ChangeRequest, SecurityService};
+use whale_security::store::{SettingsStore, SqliteStore};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The database file; created with the store's settings when missing.
+    #[arg(long)]
+    db: PathBuf,
+    /// The address to listen on (port 0 picks a free port; the address is printed).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// The store to serve. When the database has no settings for it, they are created with
+    /// secure defaults and the store's first API key is printed, once. Needed on first start.
+    #[arg(long)]
+    store: Option<String>,
+    /// A proxy network whose forwarding header is believed (repeatable); none by default.
+    #[arg(long = "trusted-proxy", value_name = "CIDR")]
+    trusted_proxies: Vec<String>,
+    /// The header the trusted proxies write.
+    #[arg(long, value_enum, default_value = "x-forwarded-for")]
+    forwarded_header: Header,
+    /// The largest request body accepted, in bytes.
+    #[arg(long, default_value_t = ApiConfig::DEFAULT_BODY_LIMIT)]
+    body_limit: usize,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Header {
+    /// `X-Forwarded-For`.
+    XForwardedFor,
+    /// `Forwarded` (RFC 7239).
+    Forwarded,
+}
+
+pub fn run(args: &Args) -> Result<ExitCode, String> {
+    init_logs();
+    let proxies = args
+        .trusted_proxies
+        .iter()
+        .map(|text| parse_cidr(text).map_err(|e| format!("--trusted-proxy: {e}")))
+        .collect::<Result<Vec<_>, _>>()?;
+    let header = match args.forwarded_header {
+        Header::XForwardedFor => ForwardedHeader::XForwardedFor,
+        Header::Forwarded => ForwardedHeader::Forwarded,
+    };
+    let store = SqliteStore::open(&args.db).map_err(|e| e.to_string())?;
+    let service = Arc::new(SecurityService::new(store));
+    let stores = bootstrap(&service, args.store.as_deref())?;
+    for store_id in &stores {
+        // Fill the allowlist cache now, so no request waits for the database to fill it.
+        service.refresh(store_id).map_err(|e| e.to_string())?;
+    }
+
+    let config = ApiConfig {
+        body_limit: args.body_limit,
+        trusted_proxies: TrustedProxies::new(proxies, header),
+    };
+    let app = router(Api::new(service).with_config(config));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        outln!("listening on http://{addr}");
+        flush();
+        tracing::info!(%addr, stores = stores.len(), "serving");
+        serve(listener, app, shutdown_signal())
+            .await
+            .map_err(|e| format!("server failed: {e}"))
+    })?;
+    tracing::info!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The stores to serve: every store in the database, plus `--store` created with its first key
+/// when it is new.
+fn bootstrap(
+    service: &SecurityService<SqliteStore>,
+    store: Option<&str>,
+) -> Result<Vec<StoreId>, String> {
+    let mut stores = service.store().store_ids().map_err(|e| e.to_string())?;
+    let Some(text) = store else {
+        if stores.is_empty() {
+            return Err(
+                "the database holds no store; name the one to create with --store store_...".into(),
+            );
+        }
+        return Ok(stores);
+    };
+    let store_id = StoreId::new(text).map_err(|e| format!("--store: {e}"))?;
+    if stores.contains(&store_id) {
+        return Ok(stores);
+    }
+    let now = chrono::Utc::now();
+    let actor = UserId::new("user_bootstrap").map_err(|e| e.to_string())?;
+    let request = ChangeRequest::new(actor.clone(), now);
+    service
+        .create_settings(
+            SecuritySettings::new(store_id.clone(), actor, now),
+            &request,
+        )
+        .map_err(|e| e.to_string())?;
+    let key = service
+        .issue_key(&store_id, Environment::Live, &request)
+        .map_err(|e| e.to_string())?;
+    // The key's text goes to standard output once and nowhere else: never to the log.
+    outln!("created store {store_id}");
+    outln!("api key (shown once, keep it now): {}", key.expose_secret());
+    flush();
+    stores.push(store_id);
+    Ok(stores)
+}
+
+/// Request logs on standard error, filtered by `RUST_LOG` (default `info`).
+fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
+}
+
+fn flush() {
+    let _ = std::io::stdout().flush();
+}

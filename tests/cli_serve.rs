@@ -1,0 +1,118 @@
+//! `whale-security serve`: first start creates the store and prints its key once, the key
+//! survives a restart, SIGTERM stops the server cleanly, and the log never holds the key.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+use std::process::{Child, ChildStdout, Command, Stdio};
+
+struct Serve {
+    child: Child,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl Serve {
+    fn start(db: &Path) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_whale-security"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--store", "store_cli1"])
+            .arg("--db")
+            .arg(db)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        Self { child, stdout }
+    }
+
+    /// The lines printed up to and including `listening on http://ADDR`, and ADDR.
+    fn until_listening(&mut self) -> (Vec<String>, String) {
+        let mut lines = Vec::new();
+        loop {
+            let mut line = String::new();
+            assert!(self.stdout.read_line(&mut line).unwrap() > 0, "{lines:?}");
+            let line = line.trim_end().to_owned();
+            if let Some(addr) = line.strip_prefix("listening on http://") {
+                let addr = addr.to_owned();
+                lines.push(line);
+                return (lines, addr);
+            }
+            lines.push(line);
+        }
+    }
+
+    /// Sends SIGTERM and returns the exit status's success and the standard error.
+    fn terminate(mut self) -> (bool, String) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let exit = self.child.wait().unwrap();
+        let mut stderr = String::new();
+        self.child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
+        (exit.success(), stderr)
+    }
+}
+
+async fn get(addr: &str, key: &str) -> u16 {
+    reqwest::Client::new()
+        .get(format!(
+            "http://{addr}/v1/stores/store_cli1/security-settings"
+        ))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[test]
+fn serve_prints_the_first_key_once_keeps_it_across_restarts_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("security.db");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+
+    let mut first = Serve::start(&db);
+    let (lines, addr) = first.until_listening();
+    let key = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("api key (shown once, keep it now): "))
+        .unwrap_or_else(|| panic!("no key printed: {lines:?}"))
+        .to_owned();
+    assert!(key.starts_with("wk_live_"));
+    assert_eq!(runtime.block_on(get(&addr, &key)), 200);
+    assert_eq!(runtime.block_on(get(&addr, "wk_live_nope")), 401);
+    let (clean, log) = first.terminate();
+    assert!(clean, "{log}");
+    assert!(log.contains("status=200"), "{log}");
+    assert!(
+        !log.contains(&key["wk_live_".len()..]),
+        "the log holds the key"
+    );
+
+    let mut second = Serve::start(&db);
+    let (lines, addr) = second.until_listening();
+    assert_eq!(lines.len(), 1, "no second key: {lines:?}");
+    assert_eq!(runtime.block_on(get(&addr, &key)), 200);
+    let (clean, log) = second.terminate();
+    assert!(clean, "{log}");
+}
+
+#[test]
+fn serve_without_a_store_on_an_empty_database_cannot_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_whale-security"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--db"])
+        .arg(dir.path().join("empty.db"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--store"));
+}
