@@ -1,7 +1,8 @@
 //! Durable state behind traits: settings with a version number, and the append-only audit log.
 //!
 //! The core decides; a store remembers. Everything the engine keeps sits behind a trait here so
-//! a platform can put it in SQLite (feature `sqlite`, [`SqliteStore`]), in memory for tests and
+//! a platform can put it in SQLite (feature `sqlite`, [`SqliteStore`]), in PostgreSQL shared by a
+//! fleet of instances (feature `postgres`, `PostgresStore`), in memory for tests and
 //! examples ([`MemoryStore`]), or in its own database.
 //!
 //! # Contract
@@ -26,6 +27,8 @@
 //! blocking pool (`tokio::task::spawn_blocking`); see [`crate::service`] for an example.
 
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
@@ -46,6 +49,10 @@ use crate::bounded::bounded_int;
 use crate::id::StoreId;
 
 pub use self::memory::MemoryStore;
+#[cfg(feature = "postgres")]
+pub use self::postgres::{
+    ChangeListener, ListenerOptions, ListenerStatus, PostgresOptions, PostgresStore,
+};
 #[cfg(feature = "sqlite")]
 pub use self::sqlite::SqliteStore;
 
@@ -459,7 +466,7 @@ pub enum StoreError {
         path.display()
     )]
     SchemaTooNew {
-        /// The file.
+        /// The file; for PostgreSQL, the database (without password) and schema.
         path: PathBuf,
         /// The schema version found.
         found: i64,
@@ -471,6 +478,20 @@ pub enum StoreError {
     InvalidCursor {
         /// The text given (shortened when long).
         text: String,
+    },
+    /// The database server cannot be reached, or refused the connection.
+    #[error("cannot reach `{database}`: {detail}")]
+    Unreachable {
+        /// The database, without any password.
+        database: String,
+        /// What the client library reported.
+        detail: String,
+    },
+    /// The store's configuration is invalid (a connection URL, a schema name).
+    #[error("invalid store configuration: {detail}")]
+    InvalidConfig {
+        /// What is wrong; never contains a password.
+        detail: String,
     },
     /// Any other storage failure.
     #[error("storage failed: {detail}")]
