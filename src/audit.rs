@@ -41,6 +41,14 @@ pub enum AuditAction {
     UpdateRotationPolicy,
     /// API keys were rotated.
     RotateKeys,
+    /// An API key was issued.
+    IssueKey,
+    /// An API key was revoked.
+    RevokeKey,
+    /// Team members or their factors were added or changed.
+    UpsertMembers,
+    /// A team member was removed.
+    RemoveMember,
 }
 
 /// One changed field: its path in the settings document and its values before and after.

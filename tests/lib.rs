@@ -24,6 +24,7 @@ mod cli_two_factor;
 mod password;
 mod pitfalls;
 mod service;
+mod service_keys;
 mod session;
 mod spec_fixtures;
 #[cfg(all(feature = "sqlite", unix))]

@@ -50,6 +50,8 @@
 //! ```
 
 mod cache;
+mod entropy;
+mod keys;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -59,9 +61,12 @@ use chrono::{DateTime, SubsecRound, Utc};
 use serde_json::{Map, Value};
 
 use self::cache::{Cache, Snapshot};
+use self::entropy::Source;
+pub use self::entropy::{Entropy, EntropyError, OsEntropy};
+pub use self::keys::{KeysRotated, Scheduled, ScheduledRun, VerifiedKey};
 use crate::SecuritySettings;
 use crate::allowlist::{AllowlistEntry, IpAllowlist, IpDecision, Surface, check_ip};
-use crate::api_keys::ApiKeyRotationPolicy;
+use crate::api_keys::{ApiKeyError, ApiKeyRotationPolicy};
 use crate::audit::{self, AuditAction, AuditRecord, FieldChange};
 use crate::id::{EntryId, StoreId, UserId};
 use crate::settings::view::{MemberCounts, SettingsView, UpdateResponse};
@@ -120,9 +125,13 @@ use crate::store::{AuditPage, AuditQuery, Committed, Store, StoreError, Version,
 pub struct SecurityService<S> {
     store: S,
     cache: Cache,
+    entropy: Source,
 }
 
 impl<S: Store> SecurityService<S> {
+    /// How many times [`SecurityService::rotate_keys`] plans again after losing a race.
+    pub const ROTATION_ATTEMPTS: u32 = 3;
+
     /// How many recent `check_ip` clients each store remembers for previews, by default.
     pub const DEFAULT_RECENT_CLIENTS: usize = 256;
 
@@ -140,7 +149,16 @@ impl<S: Store> SecurityService<S> {
         Self {
             store,
             cache: Cache::new(capacity),
+            entropy: Source(Box::new(OsEntropy)),
         }
+    }
+
+    /// Draws new keys, salts and secrets from `entropy` instead of the operating system (a
+    /// seeded source makes tests repeatable; never use one in production).
+    #[must_use]
+    pub fn with_entropy(mut self, entropy: impl Entropy + 'static) -> Self {
+        self.entropy = Source(Box::new(entropy));
+        self
     }
 
     /// The store underneath.
@@ -667,6 +685,13 @@ pub enum ServiceError {
     /// The change would leave the settings invalid; each error names its field.
     #[error("the change is invalid: {0}")]
     Rejected(SettingsErrors),
+    /// An API key was refused (malformed, unknown, expired, revoked) or a key operation could
+    /// not be carried out (nothing to rotate, a grace for a compromised key).
+    #[error(transparent)]
+    Key(#[from] ApiKeyError),
+    /// The random source failed; nothing was written.
+    #[error(transparent)]
+    Entropy(#[from] EntropyError),
     /// The change would make the allowlist deny the client making it.
     #[error(
         "the change would deny your own address `{ip}` on the {surface}; add it to the allowlist first, or force the change"

@@ -3,6 +3,8 @@
 //! Each case is a function generic over [`Store`]; [`contract_tests!`] expands to one `#[test]`
 //! per case for an implementation. Memory, SQLite and PostgreSQL run it.
 
+mod keys;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, Utc};
@@ -48,6 +50,11 @@ macro_rules! contract_tests {
             audit_time_range_is_half_open,
             audit_pages_cover_every_entry_once_in_order,
             concurrent_writers_lose_nothing,
+            keys_are_found_by_digest_and_listed_by_store_oldest_first,
+            a_duplicate_key_is_refused_and_writes_nothing,
+            revoking_keeps_the_earlier_instant_and_needs_the_right_store,
+            a_rotation_commits_keys_settings_and_audit_together,
+            a_stale_rotation_is_refused_and_writes_nothing,
         );
     };
     (@list $kind:ident $make:expr; $($case:ident),* $(,)?) => {
@@ -68,6 +75,7 @@ macro_rules! contract_tests {
     };
 }
 
+pub(crate) use self::keys::*;
 pub(crate) use contract_tests;
 
 pub(crate) fn missing_store_reads_as_none_and_cannot_be_written<S: Store>(store: &S) {

@@ -1,6 +1,8 @@
 //! The in-memory store, for tests and examples.
 
-use std::collections::BTreeMap;
+mod keys;
+
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use super::{
@@ -8,8 +10,9 @@ use super::{
     Versioned,
 };
 use crate::SecuritySettings;
+use crate::api_keys::StoredKey;
 use crate::audit::AuditRecord;
-use crate::id::StoreId;
+use crate::id::{KeyId, StoreId};
 
 /// A store that keeps everything in process memory behind one lock.
 ///
@@ -48,6 +51,9 @@ pub struct MemoryStore {
 struct Inner {
     settings: BTreeMap<StoreId, Versioned<SecuritySettings>>,
     audit: BTreeMap<StoreId, Vec<AuditEntry>>,
+    keys: BTreeMap<KeyId, StoredKey>,
+    key_tags: HashMap<u64, Vec<KeyId>>,
+    store_keys: BTreeMap<StoreId, Vec<KeyId>>,
 }
 
 impl MemoryStore {
@@ -80,6 +86,39 @@ impl Inner {
                 sequence,
                 record: record.clone(),
             });
+    }
+
+    /// The version a write based on `expected` commits, after checking the store holds
+    /// `expected`.
+    fn next_version(&self, store_id: &StoreId, expected: Version) -> Result<Version, StoreError> {
+        let Some(current) = self.settings.get(store_id) else {
+            return Err(StoreError::NotFound {
+                store_id: store_id.clone(),
+            });
+        };
+        if current.version != expected {
+            return Err(StoreError::Conflict {
+                store_id: store_id.clone(),
+                expected,
+                found: current.version,
+            });
+        }
+        current
+            .version
+            .checked_next()
+            .ok_or_else(|| StoreError::Backend {
+                detail: format!("settings version of `{store_id}` is exhausted"),
+            })
+    }
+
+    fn set_settings(&mut self, settings: &SecuritySettings, version: Version) {
+        self.settings.insert(
+            settings.store_id().clone(),
+            Versioned {
+                value: settings.clone(),
+                version,
+            },
+        );
     }
 
     fn next_sequence(&self, store_id: &StoreId) -> Result<u64, StoreError> {
@@ -141,29 +180,9 @@ impl SettingsStore for MemoryStore {
     ) -> Result<Committed, StoreError> {
         let store_id = settings.store_id();
         let mut inner = self.write()?;
+        let version = inner.next_version(store_id, expected)?;
         let sequence = inner.next_sequence(store_id)?;
-        let Some(current) = inner.settings.get_mut(store_id) else {
-            return Err(StoreError::NotFound {
-                store_id: store_id.clone(),
-            });
-        };
-        if current.version != expected {
-            return Err(StoreError::Conflict {
-                store_id: store_id.clone(),
-                expected,
-                found: current.version,
-            });
-        }
-        let version = current
-            .version
-            .checked_next()
-            .ok_or_else(|| StoreError::Backend {
-                detail: format!("settings version of `{store_id}` is exhausted"),
-            })?;
-        *current = Versioned {
-            value: settings.clone(),
-            version,
-        };
+        inner.set_settings(settings, version);
         inner.append(store_id, audit, sequence);
         Ok(Committed { version, sequence })
     }

@@ -26,6 +26,7 @@
 //! uses [`MemoryStore`] without any runtime. An async service calls them through its runtime's
 //! blocking pool (`tokio::task::spawn_blocking`); see [`crate::service`] for an example.
 
+mod keys;
 mod memory;
 #[cfg(feature = "postgres")]
 mod postgres;
@@ -46,8 +47,10 @@ use serde::{Deserialize, Serialize};
 use crate::SecuritySettings;
 use crate::audit::AuditRecord;
 use crate::bounded::bounded_int;
-use crate::id::StoreId;
+use crate::id::{KeyId, StoreId};
 
+pub(crate) use self::keys::revoked_copy;
+pub use self::keys::{ApiKeyStore, KeyChanges, KeyUpdate};
 pub use self::memory::MemoryStore;
 #[cfg(feature = "postgres")]
 pub use self::postgres::{
@@ -361,13 +364,9 @@ pub trait AuditLog: Send + Sync {
 
 /// Everything the service needs from a store. Implemented for every type that implements the
 /// parts.
-///
-/// Members and factors, sessions, API keys, password history, the last accepted TOTP step and
-/// failure counters will join as further supertraits once their modules define their records;
-/// `DESIGN.md` describes the planned shape.
-pub trait Store: SettingsStore + AuditLog {}
+pub trait Store: SettingsStore + AuditLog + ApiKeyStore {}
 
-impl<T: SettingsStore + AuditLog + ?Sized> Store for T {}
+impl<T: SettingsStore + AuditLog + ApiKeyStore + ?Sized> Store for T {}
 
 impl<T: SettingsStore + ?Sized> SettingsStore for Arc<T> {
     fn store_ids(&self) -> Result<Vec<StoreId>, StoreError> {
@@ -498,6 +497,27 @@ pub enum StoreError {
     Backend {
         /// What the storage engine reported.
         detail: String,
+    },
+    /// An API key with this id or digest is already stored.
+    #[error("api key `{key_id}` is already stored")]
+    DuplicateKey {
+        /// The id of the key being written.
+        key_id: KeyId,
+    },
+    /// The store has no API key with this id.
+    #[error("store `{store_id}` has no api key `{key_id}`")]
+    KeyNotFound {
+        /// The store.
+        store_id: StoreId,
+        /// The id asked for.
+        key_id: KeyId,
+    },
+    /// An API key changed (expired, revoked, rotated) between the read a rotation was planned
+    /// on and its write; nothing was written. Plan the rotation again on fresh records.
+    #[error("api key `{key_id}` changed since it was read; nothing was written")]
+    KeyChanged {
+        /// The key.
+        key_id: KeyId,
     },
     /// A thread panicked while holding the in-memory store's lock, so its state is unknown.
     #[error("the store's lock was poisoned by a panic in another thread")]

@@ -1,5 +1,7 @@
 //! The SQLite store (feature `sqlite`): the embedded default.
 
+mod keys;
+
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
@@ -251,36 +253,8 @@ impl SettingsStore for SqliteStore {
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(&err)?;
-        let found: Option<i64> = tx
-            .query_row(
-                "SELECT version FROM settings WHERE store_id = ?1",
-                [store_id.as_str()],
-                |row| row.get(0),
-            )
-            .optional()
-            .map_err(&err)?;
-        let Some(found) = found else {
-            return Err(StoreError::NotFound {
-                store_id: store_id.clone(),
-            });
-        };
-        let found = read_version(store_id, found)?;
-        if found != expected {
-            return Err(StoreError::Conflict {
-                store_id: store_id.clone(),
-                expected,
-                found,
-            });
-        }
-        let version = found.checked_next().ok_or_else(|| StoreError::Backend {
-            detail: format!("settings version of `{store_id}` is exhausted"),
-        })?;
-        tx.execute(
-            "UPDATE settings SET version = ?2, document = ?3 WHERE store_id = ?1",
-            params![store_id.as_str(), sql_version(version)?, document],
-        )
-        .map_err(&err)?;
-        let sequence = append(&tx, store_id, audit).map_err(&err)?;
+        let version = next_version(&tx, store_id, expected).map_err(|e| e.into_store(&err))?;
+        let sequence = update_settings(&tx, version, settings, &document, audit).map_err(&err)?;
         tx.commit().map_err(&err)?;
         Ok(Committed {
             version,
@@ -363,6 +337,56 @@ const MIGRATIONS: &[&str] = &[
          BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
      CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
          BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;",
+    // 2: API keys (digest only, looked up by an 8-byte tag), members with their factors, TOTP
+    // factors with their compare-and-set state, sessions, and password history.
+    "CREATE TABLE api_keys (
+         id             TEXT PRIMARY KEY NOT NULL,
+         store_id       TEXT NOT NULL,
+         environment    TEXT NOT NULL CHECK (environment IN ('live', 'test')),
+         tag            INTEGER NOT NULL,
+         digest         BLOB NOT NULL UNIQUE CHECK (length(digest) = 32),
+         display_prefix TEXT NOT NULL,
+         created_ms     INTEGER NOT NULL,
+         expires_ms     INTEGER,
+         revoked_ms     INTEGER,
+         predecessor    TEXT
+     ) STRICT;
+     CREATE INDEX api_keys_by_tag ON api_keys (tag);
+     CREATE INDEX api_keys_by_store ON api_keys (store_id, created_ms, id);
+     CREATE TABLE members (
+         store_id TEXT NOT NULL,
+         user_id  TEXT NOT NULL,
+         document TEXT NOT NULL,
+         PRIMARY KEY (store_id, user_id)
+     ) STRICT, WITHOUT ROWID;
+     CREATE TABLE totp_factors (
+         store_id        TEXT NOT NULL,
+         user_id         TEXT NOT NULL,
+         secret          BLOB NOT NULL,
+         params          TEXT NOT NULL,
+         last_step       INTEGER CHECK (last_step >= 0),
+         failures        INTEGER NOT NULL DEFAULT 0 CHECK (failures >= 0),
+         locked_until_ms INTEGER,
+         PRIMARY KEY (store_id, user_id)
+     ) STRICT, WITHOUT ROWID;
+     CREATE TABLE sessions (
+         store_id            TEXT NOT NULL,
+         id                  TEXT NOT NULL,
+         user_id             TEXT NOT NULL,
+         created_ms          INTEGER NOT NULL,
+         last_activity_ms    INTEGER NOT NULL,
+         last_authenticated_ms INTEGER NOT NULL,
+         PRIMARY KEY (store_id, id)
+     ) STRICT, WITHOUT ROWID;
+     CREATE INDEX sessions_by_user ON sessions (store_id, user_id);
+     CREATE TABLE password_history (
+         store_id TEXT NOT NULL,
+         user_id  TEXT NOT NULL,
+         sequence INTEGER NOT NULL CHECK (sequence >= 1),
+         phc      TEXT NOT NULL,
+         at_ms    INTEGER NOT NULL,
+         PRIMARY KEY (store_id, user_id, sequence)
+     ) STRICT, WITHOUT ROWID;",
 ];
 
 /// Applies the migrations the file lacks, after checking it is ours.
@@ -410,6 +434,84 @@ fn migrate(path: &Path, conn: &mut Connection) -> Result<(), StoreError> {
             .map_err(err)?;
     }
     tx.commit().map_err(err)
+}
+
+/// A failure inside a transaction: an SQLite error, or a refusal the store decided.
+enum TxError {
+    Sql(rusqlite::Error),
+    Refused(StoreError),
+}
+
+impl TxError {
+    fn into_store(self, classify: impl Fn(rusqlite::Error) -> StoreError) -> StoreError {
+        match self {
+            Self::Sql(e) => classify(e),
+            Self::Refused(e) => e,
+        }
+    }
+}
+
+impl From<rusqlite::Error> for TxError {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::Sql(e)
+    }
+}
+
+impl From<StoreError> for TxError {
+    fn from(e: StoreError) -> Self {
+        Self::Refused(e)
+    }
+}
+
+/// The version a write based on `expected` commits, after checking the store holds `expected`.
+fn next_version(
+    tx: &rusqlite::Transaction<'_>,
+    store_id: &StoreId,
+    expected: Version,
+) -> Result<Version, TxError> {
+    let found: Option<i64> = tx
+        .query_row(
+            "SELECT version FROM settings WHERE store_id = ?1",
+            [store_id.as_str()],
+            |row| row.get(0),
+        )
+        .optional()?;
+    let Some(found) = found else {
+        return Err(StoreError::NotFound {
+            store_id: store_id.clone(),
+        }
+        .into());
+    };
+    let found = read_version(store_id, found)?;
+    if found != expected {
+        return Err(StoreError::Conflict {
+            store_id: store_id.clone(),
+            expected,
+            found,
+        }
+        .into());
+    }
+    Ok(found.checked_next().ok_or_else(|| StoreError::Backend {
+        detail: format!("settings version of `{store_id}` is exhausted"),
+    })?)
+}
+
+/// Writes `settings` at `version` and appends `audit`, returning the audit sequence number.
+fn update_settings(
+    tx: &rusqlite::Transaction<'_>,
+    version: Version,
+    settings: &SecuritySettings,
+    document: &str,
+    audit: &AuditRecord,
+) -> rusqlite::Result<i64> {
+    let store_id = settings.store_id();
+    let version = i64::try_from(version.get())
+        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+    tx.execute(
+        "UPDATE settings SET version = ?2, document = ?3 WHERE store_id = ?1",
+        params![store_id.as_str(), version, document],
+    )?;
+    append(tx, store_id, audit)
 }
 
 /// Appends `record` as the next entry of `store_id`'s log, returning its sequence number.
