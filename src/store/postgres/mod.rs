@@ -1,6 +1,7 @@
 //! The PostgreSQL store (feature `postgres`): one database shared by a fleet of service
 //! instances, with changes pushed to every instance ([`ChangeListener`]).
 
+mod keys;
 mod listener;
 mod schema;
 
@@ -296,38 +297,8 @@ impl SettingsStore for PostgresStore {
         let record = write_record(audit)?;
         self.run(|client| {
             let mut tx = begin(client)?;
-            let found = tx
-                .query_typed_opt(
-                    "SELECT version FROM settings WHERE store_id = $1 FOR UPDATE",
-                    &[(&store_id.as_str(), Type::TEXT)],
-                )
-                .map_err(backend)?;
-            let Some(found) = found else {
-                return Err(StoreError::NotFound {
-                    store_id: store_id.clone(),
-                });
-            };
-            let found = read_version(store_id, found.try_get(0).map_err(backend)?)?;
-            if found != expected {
-                return Err(StoreError::Conflict {
-                    store_id: store_id.clone(),
-                    expected,
-                    found,
-                });
-            }
-            let version = found.checked_next().ok_or_else(|| StoreError::Backend {
-                detail: format!("settings version of `{store_id}` is exhausted"),
-            })?;
-            tx.execute_typed(
-                "UPDATE settings SET version = $2, document = $3::jsonb WHERE store_id = $1",
-                &[
-                    (&store_id.as_str(), Type::TEXT),
-                    (&sql_version(version)?, Type::INT8),
-                    (&document, Type::TEXT),
-                ],
-            )
-            .map_err(backend)?;
-            let sequence = append(&mut tx, store_id, audit.at, &record)?;
+            let version = lock_next_version(&mut tx, store_id, expected)?;
+            let sequence = update_settings(&mut tx, store_id, version, &document, audit, &record)?;
             tx.commit().map_err(backend)?;
             Ok(Committed { version, sequence })
         })
@@ -538,6 +509,60 @@ fn begin(client: &mut Client) -> Result<Transaction<'_>, StoreError> {
         .isolation_level(IsolationLevel::ReadCommitted)
         .start()
         .map_err(backend)
+}
+
+/// Locks the settings row of `store_id` for the rest of `tx` and returns the version a write
+/// based on `expected` commits. Writers on any instance queue on this lock; one that queued
+/// behind a commit reads the new version here and conflicts.
+fn lock_next_version(
+    tx: &mut Transaction<'_>,
+    store_id: &StoreId,
+    expected: Version,
+) -> Result<Version, StoreError> {
+    let found = tx
+        .query_typed_opt(
+            "SELECT version FROM settings WHERE store_id = $1 FOR UPDATE",
+            &[(&store_id.as_str(), Type::TEXT)],
+        )
+        .map_err(backend)?;
+    let Some(found) = found else {
+        return Err(StoreError::NotFound {
+            store_id: store_id.clone(),
+        });
+    };
+    let found = read_version(store_id, found.try_get(0).map_err(backend)?)?;
+    if found != expected {
+        return Err(StoreError::Conflict {
+            store_id: store_id.clone(),
+            expected,
+            found,
+        });
+    }
+    found.checked_next().ok_or_else(|| StoreError::Backend {
+        detail: format!("settings version of `{store_id}` is exhausted"),
+    })
+}
+
+/// Writes the settings `document` at `version` (its row locked by [`lock_next_version`]) and
+/// appends the audit `record`, returning its sequence number.
+fn update_settings(
+    tx: &mut Transaction<'_>,
+    store_id: &StoreId,
+    version: Version,
+    document: &str,
+    audit: &AuditRecord,
+    record: &str,
+) -> Result<u64, StoreError> {
+    tx.execute_typed(
+        "UPDATE settings SET version = $2, document = $3::jsonb WHERE store_id = $1",
+        &[
+            (&store_id.as_str(), Type::TEXT),
+            (&sql_version(version)?, Type::INT8),
+            (&document, Type::TEXT),
+        ],
+    )
+    .map_err(backend)?;
+    append(tx, store_id, audit.at, record)
 }
 
 /// Appends the next entry of `store_id`'s log in `tx`, returning its sequence number.

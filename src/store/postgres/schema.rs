@@ -135,6 +135,21 @@ const MIGRATIONS: &[&str] = &[
        END $$;
        CREATE TRIGGER settings_changed AFTER INSERT OR UPDATE ON settings
            FOR EACH ROW EXECUTE FUNCTION settings_notify();"#,
+    // 2: API keys: the digest only, looked up by an 8-byte tag, unique by id and by digest.
+    r#"CREATE TABLE api_keys (
+           id             text COLLATE "C" PRIMARY KEY,
+           store_id       text COLLATE "C" NOT NULL,
+           environment    text NOT NULL CHECK (environment IN ('live', 'test')),
+           tag            bigint NOT NULL,
+           digest         bytea NOT NULL UNIQUE CHECK (length(digest) = 32),
+           display_prefix text NOT NULL,
+           created_at     timestamptz NOT NULL,
+           expires_at     timestamptz,
+           revoked_at     timestamptz,
+           predecessor    text COLLATE "C"
+       );
+       CREATE INDEX api_keys_by_tag ON api_keys (tag);
+       CREATE INDEX api_keys_by_store ON api_keys (store_id, created_at, id);"#,
 ];
 
 #[cfg(test)]
