@@ -128,7 +128,8 @@ impl std::fmt::Debug for ChangeListener {
 ///     .resync_interval(Duration::from_secs(30));
 /// assert_eq!(options.poll_every(), Duration::from_millis(500));
 /// // Zero would spin: intervals are at least 10 ms.
-/// assert_eq!(ListenerOptions::default().poll_interval(Duration::ZERO).poll_every(), Duration::from_millis(10));
+/// let zero = ListenerOptions::default().poll_interval(Duration::ZERO);
+/// assert_eq!(zero.poll_every(), ListenerOptions::MIN_INTERVAL);
 /// ```
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]
 pub struct ListenerOptions {
