@@ -11,6 +11,8 @@
 mod api_keys;
 #[cfg(feature = "cli")]
 mod cli;
+#[cfg(all(feature = "cli", feature = "sqlite"))]
+mod cli_keys;
 #[cfg(feature = "cli")]
 mod cli_password;
 #[cfg(feature = "cli")]
@@ -25,6 +27,7 @@ mod password;
 mod pitfalls;
 mod service;
 mod service_keys;
+mod service_team;
 mod session;
 mod spec_fixtures;
 #[cfg(all(feature = "sqlite", unix))]

@@ -52,6 +52,9 @@
 mod cache;
 mod entropy;
 mod keys;
+mod preview;
+mod sessions;
+mod team;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -64,17 +67,23 @@ use self::cache::{Cache, Snapshot};
 use self::entropy::Source;
 pub use self::entropy::{Entropy, EntropyError, OsEntropy};
 pub use self::keys::{KeysRotated, Scheduled, ScheduledRun, VerifiedKey};
+pub use self::preview::{KeysDue, MemberImpact, SessionEnding};
+pub use self::sessions::SignIn;
+pub use self::team::Compliance;
 use crate::SecuritySettings;
 use crate::allowlist::{AllowlistEntry, IpAllowlist, IpDecision, Surface, check_ip};
 use crate::api_keys::{ApiKeyError, ApiKeyRotationPolicy};
 use crate::audit::{self, AuditAction, AuditRecord, FieldChange};
 use crate::id::{EntryId, StoreId, UserId};
-use crate::settings::view::{MemberCounts, SettingsView, UpdateResponse};
+use crate::password::{HashParams, PasswordError};
+use crate::settings::view::{SettingsView, UpdateResponse};
 use crate::settings::{
     Applied, NewEntry, RotationPolicyUpdate, SettingsErrors, SettingsUpdate, add_entry, apply,
     remove_entry,
 };
 use crate::store::{AuditPage, AuditQuery, Committed, Store, StoreError, Version, Versioned};
+use crate::two_factor::PolicyChangeRefusal;
+use crate::two_factor::totp::{ThrottlePolicy, TotpError};
 
 /// The spec's operations on one [`Store`], with each store's allowlist cached in memory.
 ///
@@ -126,11 +135,20 @@ pub struct SecurityService<S> {
     store: S,
     cache: Cache,
     entropy: Source,
+    throttle: ThrottlePolicy,
+    hashing: HashParams,
 }
 
 impl<S: Store> SecurityService<S> {
     /// How many times [`SecurityService::rotate_keys`] plans again after losing a race.
     pub const ROTATION_ATTEMPTS: u32 = 3;
+
+    /// How many times [`SecurityService::verify_totp`] re-checks a code after the state moved.
+    pub const TOTP_ATTEMPTS: u32 = 16;
+
+    /// How many times [`SecurityService::sign_in`] decides again after the member's sessions
+    /// changed.
+    pub const SESSION_ATTEMPTS: u32 = 8;
 
     /// How many recent `check_ip` clients each store remembers for previews, by default.
     pub const DEFAULT_RECENT_CLIENTS: usize = 256;
@@ -150,6 +168,8 @@ impl<S: Store> SecurityService<S> {
             store,
             cache: Cache::new(capacity),
             entropy: Source(Box::new(OsEntropy)),
+            throttle: ThrottlePolicy::default(),
+            hashing: HashParams::OWASP,
         }
     }
 
@@ -206,18 +226,16 @@ impl<S: Store> SecurityService<S> {
             .ok_or_else(|| not_found(store_id))
     }
 
-    /// The spec's GET response for `store_id`, with its version.
-    ///
-    /// SHORTCOMING: the 2FA member counts are always zero (`MemberCounts::default()`) until the
-    /// members store exists; then they come from a compliance report over the store's members.
+    /// The spec's GET response for `store_id`, with its version; the 2FA counts come from the
+    /// compliance report over the store's members.
     ///
     /// # Errors
     ///
     /// As [`SecurityService::settings`].
     pub fn view(&self, store_id: &StoreId) -> Result<Versioned<SettingsView>, ServiceError> {
-        Ok(self
-            .settings(store_id)?
-            .map(|s| SettingsView::new(&s, &member_counts())))
+        let settings = self.settings(store_id)?;
+        let counts = self.member_counts(&settings.value)?;
+        Ok(settings.map(|s| SettingsView::new(&s, &counts)))
     }
 
     /// Applies `update` (the spec's PUT) to settings read at `expected`.
@@ -241,7 +259,11 @@ impl<S: Store> SecurityService<S> {
             self.commit(store_id, expected, request, |current| {
                 apply(current, update, &request.actor, request.now)
             })?;
-        let response = UpdateResponse::new(&applied.settings, update, &member_counts());
+        let response = UpdateResponse::new(
+            &applied.settings,
+            update,
+            &self.member_counts(&applied.settings)?,
+        );
         Ok(Updated {
             settings: applied.settings,
             version,
@@ -283,7 +305,11 @@ impl<S: Store> SecurityService<S> {
             ip_allowlist: Some(crate::settings::AllowlistUpdate::default()),
             ..SettingsUpdate::default()
         };
-        let response = UpdateResponse::new(&applied.settings, &update, &member_counts());
+        let response = UpdateResponse::new(
+            &applied.settings,
+            &update,
+            &self.member_counts(&applied.settings)?,
+        );
         let entry = added.ok_or_else(|| StoreError::Backend {
             detail: "the new entry was not returned".into(),
         })?;
@@ -318,7 +344,11 @@ impl<S: Store> SecurityService<S> {
             ip_allowlist: Some(crate::settings::AllowlistUpdate::default()),
             ..SettingsUpdate::default()
         };
-        let response = UpdateResponse::new(&applied.settings, &update, &member_counts());
+        let response = UpdateResponse::new(
+            &applied.settings,
+            &update,
+            &self.member_counts(&applied.settings)?,
+        );
         Ok(Updated {
             settings: applied.settings,
             version,
@@ -365,7 +395,11 @@ impl<S: Store> SecurityService<S> {
                 applied.audit.action = AuditAction::UpdateRotationPolicy;
                 Ok(applied)
             })?;
-        let response = UpdateResponse::new(&applied.settings, &update, &member_counts());
+        let response = UpdateResponse::new(
+            &applied.settings,
+            &update,
+            &self.member_counts(&applied.settings)?,
+        );
         Ok(Updated {
             settings: applied.settings,
             version,
@@ -477,11 +511,20 @@ impl<S: Store> SecurityService<S> {
                 denied_before: check_ip(before, c.ip, c.surface, request.now) == IpDecision::Deny,
             })
             .collect();
+        let store = &self.store;
+        let (before, after) = (&current.value, &applied.settings);
+        let members = store.members(store_id)?;
+        let sessions = store.sessions(store_id)?;
+        let keys = store.keys_of(store_id)?;
         Ok(Preview {
             version: current.version,
             changes: applied.audit.changes,
-            locks_out_caller: lockout(&current.value, &applied.settings, request).is_err(),
+            locks_out_caller: lockout(before, after, request).is_err(),
+            blocks_actor: self.two_factor_guard(before, after, request).is_err(),
             denied_clients,
+            members_affected: preview::members_affected(before, after, &members, request.now),
+            sessions_ending: preview::sessions_ending(before, after, &sessions, request.now),
+            keys_becoming_due: preview::keys_becoming_due(before, after, &keys, request.now),
         })
     }
 
@@ -520,6 +563,7 @@ impl<S: Store> SecurityService<S> {
         }
         let applied = change(&current.value).map_err(ServiceError::Rejected)?;
         lockout(&current.value, &applied.settings, request)?;
+        self.two_factor_guard(&current.value, &applied.settings, request)?;
         if applied.audit.changes.is_empty() {
             return Ok((applied, None, current.version));
         }
@@ -646,12 +690,9 @@ impl std::fmt::Debug for IpCheck {
     }
 }
 
-/// What an update would do, from [`SecurityService::preview`].
-///
-/// Extension points, filled as their stores arrive: members who would become non-compliant or
-/// blocked (2FA), live sessions that would end (session policy), keys that would become due
-/// (rotation policy). Each will be computed by its module's pure function on stored data, like
-/// the allowlist part here.
+/// What an update would do, from [`SecurityService::preview`], each part computed by its
+/// module's pure function on stored data: clients the allowlist would deny, members who would
+/// become non-compliant or blocked, live sessions that would end, keys that would become due.
 #[derive(Clone, Debug, Eq, PartialEq)]
 #[non_exhaustive]
 pub struct Preview {
@@ -662,8 +703,18 @@ pub struct Preview {
     pub changes: Vec<FieldChange>,
     /// Whether the lockout guard would refuse the update for the request's client.
     pub locks_out_caller: bool,
+    /// Whether the 2FA enforcer guard would refuse the update for the acting member.
+    pub blocks_actor: bool,
     /// The tested clients the new allowlist would deny.
     pub denied_clients: Vec<DeniedClient>,
+    /// Members whose 2FA status the update would change to a non-compliant one (or from
+    /// pending to blocked), at the request's `now`.
+    pub members_affected: Vec<MemberImpact>,
+    /// Live sessions the new session policy would end at once.
+    pub sessions_ending: Vec<SessionEnding>,
+    /// Keys a scheduled rotation would rotate at once under the new rotation policy but not
+    /// under the current one; `None` when the update makes no rotation newly due.
+    pub keys_becoming_due: Option<KeysDue>,
 }
 
 /// A client the previewed allowlist would deny.
@@ -692,6 +743,30 @@ pub enum ServiceError {
     /// The random source failed; nothing was written.
     #[error(transparent)]
     Entropy(#[from] EntropyError),
+    /// The 2FA change would block the member making it (they have no verified factor of a
+    /// method the new policy allows); set one up first, or force the change.
+    #[error("{}", refusal_text(.0))]
+    WouldBlockActor(PolicyChangeRefusal),
+    /// The same member appears twice in one write.
+    #[error("member `{user_id}` appears more than once")]
+    DuplicateMember {
+        /// The member.
+        user_id: UserId,
+    },
+    /// A record kept changing under concurrent requests; nothing more was tried.
+    #[error("the {what} kept changing under concurrent requests ({attempts} attempts)")]
+    Contended {
+        /// What kept changing.
+        what: &'static str,
+        /// How many attempts were made.
+        attempts: u32,
+    },
+    /// A stored TOTP factor cannot be used.
+    #[error(transparent)]
+    Totp(#[from] TotpError),
+    /// A password could not be normalized or hashed.
+    #[error(transparent)]
+    Password(#[from] PasswordError),
     /// The change would make the allowlist deny the client making it.
     #[error(
         "the change would deny your own address `{ip}` on the {surface}; add it to the allowlist first, or force the change"
@@ -740,11 +815,21 @@ fn lockout(
     Ok(())
 }
 
-/// The 2FA member counts of the GET view.
-///
-/// SHORTCOMING: always empty until the members store exists.
-fn member_counts() -> MemberCounts {
-    MemberCounts::default()
+fn refusal_text(refusal: &PolicyChangeRefusal) -> String {
+    match refusal {
+        PolicyChangeRefusal::ActorNotCompliant {
+            actor,
+            gap,
+            methods,
+        } => {
+            let methods: Vec<&str> = methods.iter().map(|m| m.as_str()).collect();
+            format!(
+                "the change would block `{actor}` ({}): verify a factor of {} first, or force the change",
+                gap.as_str(),
+                methods.join(" or ")
+            )
+        }
+    }
 }
 
 /// The settings as JSON without bookkeeping fields, for the creation audit record.

@@ -4,6 +4,7 @@
 //! per case for an implementation. Memory, SQLite and PostgreSQL run it.
 
 mod keys;
+mod state;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -55,6 +56,11 @@ macro_rules! contract_tests {
             revoking_keeps_the_earlier_instant_and_needs_the_right_store,
             a_rotation_commits_keys_settings_and_audit_together,
             a_stale_rotation_is_refused_and_writes_nothing,
+            members_are_upserted_listed_by_id_and_removed_with_their_state,
+            totp_state_swaps_only_from_the_expected_state,
+            racing_totp_swaps_let_exactly_one_win,
+            a_session_starts_only_on_the_sessions_it_was_decided_on,
+            password_history_keeps_the_newest_n_newest_first,
         );
     };
     (@list $kind:ident $make:expr; $($case:ident),* $(,)?) => {
@@ -76,6 +82,7 @@ macro_rules! contract_tests {
 }
 
 pub(crate) use self::keys::*;
+pub(crate) use self::state::*;
 pub(crate) use contract_tests;
 
 pub(crate) fn missing_store_reads_as_none_and_cannot_be_written<S: Store>(store: &S) {

@@ -1,6 +1,8 @@
 //! The in-memory store, for tests and examples.
 
 mod keys;
+mod members;
+mod sessions;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -12,7 +14,10 @@ use super::{
 use crate::SecuritySettings;
 use crate::api_keys::StoredKey;
 use crate::audit::AuditRecord;
-use crate::id::{KeyId, StoreId};
+use crate::id::{KeyId, StoreId, UserId};
+use crate::session::{Session, SessionId};
+use crate::store::StoredTotp;
+use crate::two_factor::Member;
 
 /// A store that keeps everything in process memory behind one lock.
 ///
@@ -54,6 +59,10 @@ struct Inner {
     keys: BTreeMap<KeyId, StoredKey>,
     key_tags: HashMap<u64, Vec<KeyId>>,
     store_keys: BTreeMap<StoreId, Vec<KeyId>>,
+    members: BTreeMap<StoreId, BTreeMap<UserId, Member>>,
+    totp: BTreeMap<StoreId, BTreeMap<UserId, StoredTotp>>,
+    sessions: BTreeMap<StoreId, BTreeMap<SessionId, Session>>,
+    passwords: BTreeMap<StoreId, BTreeMap<UserId, Vec<sessions::Phc>>>,
 }
 
 impl MemoryStore {

@@ -27,9 +27,11 @@
 //! blocking pool (`tokio::task::spawn_blocking`); see [`crate::service`] for an example.
 
 mod keys;
+mod members;
 mod memory;
 #[cfg(feature = "postgres")]
 mod postgres;
+mod sessions;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
@@ -47,15 +49,18 @@ use serde::{Deserialize, Serialize};
 use crate::SecuritySettings;
 use crate::audit::AuditRecord;
 use crate::bounded::bounded_int;
-use crate::id::{KeyId, StoreId};
+use crate::id::{KeyId, StoreId, UserId};
+use crate::session::SessionId;
 
 pub(crate) use self::keys::revoked_copy;
 pub use self::keys::{ApiKeyStore, KeyChanges, KeyUpdate};
+pub use self::members::{MemberStore, StateSwap, StoredTotp, TotpStore};
 pub use self::memory::MemoryStore;
 #[cfg(feature = "postgres")]
 pub use self::postgres::{
     ChangeListener, ListenerOptions, ListenerStatus, PostgresOptions, PostgresStore,
 };
+pub use self::sessions::{PasswordHistoryStore, SessionStore};
 #[cfg(feature = "sqlite")]
 pub use self::sqlite::SqliteStore;
 
@@ -364,9 +369,28 @@ pub trait AuditLog: Send + Sync {
 
 /// Everything the service needs from a store. Implemented for every type that implements the
 /// parts.
-pub trait Store: SettingsStore + AuditLog + ApiKeyStore {}
+pub trait Store:
+    SettingsStore
+    + AuditLog
+    + ApiKeyStore
+    + MemberStore
+    + TotpStore
+    + SessionStore
+    + PasswordHistoryStore
+{
+}
 
-impl<T: SettingsStore + AuditLog + ApiKeyStore + ?Sized> Store for T {}
+impl<T> Store for T where
+    T: SettingsStore
+        + AuditLog
+        + ApiKeyStore
+        + MemberStore
+        + TotpStore
+        + SessionStore
+        + PasswordHistoryStore
+        + ?Sized
+{
+}
 
 impl<T: SettingsStore + ?Sized> SettingsStore for Arc<T> {
     fn store_ids(&self) -> Result<Vec<StoreId>, StoreError> {
@@ -518,6 +542,43 @@ pub enum StoreError {
     KeyChanged {
         /// The key.
         key_id: KeyId,
+    },
+    /// The store has no member with this id.
+    #[error("store `{store_id}` has no member `{user_id}`")]
+    MemberNotFound {
+        /// The store.
+        store_id: StoreId,
+        /// The member asked for.
+        user_id: UserId,
+    },
+    /// The member has no TOTP factor.
+    #[error("member `{user_id}` of store `{store_id}` has no totp factor")]
+    TotpNotEnrolled {
+        /// The store.
+        store_id: StoreId,
+        /// The member.
+        user_id: UserId,
+    },
+    /// The store has no session with this id (it ended, or never existed).
+    #[error("store `{store_id}` has no session `{session_id}`")]
+    SessionNotFound {
+        /// The store.
+        store_id: StoreId,
+        /// The session asked for.
+        session_id: SessionId,
+    },
+    /// A session with this id exists.
+    #[error("session `{session_id}` already exists")]
+    DuplicateSession {
+        /// The session id.
+        session_id: SessionId,
+    },
+    /// The member's sessions changed between the admission decision and its write; nothing was
+    /// written. Decide again on fresh sessions.
+    #[error("the sessions of member `{user_id}` changed since they were read; nothing was written")]
+    SessionsChanged {
+        /// The member.
+        user_id: UserId,
     },
     /// A thread panicked while holding the in-memory store's lock, so its state is unknown.
     #[error("the store's lock was poisoned by a panic in another thread")]

@@ -1,6 +1,8 @@
 //! The SQLite store (feature `sqlite`): the embedded default.
 
 mod keys;
+mod members;
+mod sessions;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};

@@ -11,6 +11,10 @@ mod common;
 #[cfg(feature = "sqlite")]
 mod db;
 #[cfg(feature = "sqlite")]
+mod keys;
+#[cfg(feature = "sqlite")]
+mod members;
+#[cfg(feature = "sqlite")]
 mod preview;
 mod report;
 mod rotation;
@@ -56,6 +60,14 @@ enum Command {
     /// writing it.
     #[cfg(feature = "sqlite")]
     Preview(preview::Args),
+    /// Issue or rotate a store's API keys in a database.
+    #[cfg(feature = "sqlite")]
+    #[command(subcommand)]
+    Keys(keys::Args),
+    /// Import a store's team members and their factors into a database.
+    #[cfg(feature = "sqlite")]
+    #[command(subcommand)]
+    Members(members::Args),
     /// Report which members comply with the 2FA policy, with each member's status.
     Report(report::Args),
     /// TOTP operations for operators.
@@ -76,6 +88,10 @@ fn main() -> ExitCode {
         Command::Audit(args) => audit::run(&args),
         #[cfg(feature = "sqlite")]
         Command::Preview(args) => preview::run(&args),
+        #[cfg(feature = "sqlite")]
+        Command::Keys(args) => keys::run(&args),
+        #[cfg(feature = "sqlite")]
+        Command::Members(args) => members::run(&args),
         Command::Report(args) => report::run(&args),
         Command::Totp(args) => totp::run(&args),
     };

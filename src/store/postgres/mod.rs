@@ -3,7 +3,9 @@
 
 mod keys;
 mod listener;
+mod members;
 mod schema;
+mod sessions;
 
 use std::fmt;
 use std::str::FromStr;

@@ -150,6 +150,42 @@ const MIGRATIONS: &[&str] = &[
        );
        CREATE INDEX api_keys_by_tag ON api_keys (tag);
        CREATE INDEX api_keys_by_store ON api_keys (store_id, created_at, id);"#,
+    // 3: members with their factors, TOTP factors with their compare-and-set state, sessions,
+    //    and password history.
+    r#"CREATE TABLE members (
+           store_id text COLLATE "C" NOT NULL,
+           user_id  text COLLATE "C" NOT NULL,
+           document jsonb NOT NULL,
+           PRIMARY KEY (store_id, user_id)
+       );
+       CREATE TABLE totp_factors (
+           store_id     text COLLATE "C" NOT NULL,
+           user_id      text COLLATE "C" NOT NULL,
+           secret       bytea NOT NULL,
+           params       jsonb NOT NULL,
+           last_step    bigint CHECK (last_step >= 0),
+           failures     bigint NOT NULL DEFAULT 0 CHECK (failures >= 0),
+           locked_until timestamptz,
+           PRIMARY KEY (store_id, user_id)
+       );
+       CREATE TABLE sessions (
+           store_id              text COLLATE "C" NOT NULL,
+           id                    text COLLATE "C" NOT NULL,
+           user_id               text COLLATE "C" NOT NULL,
+           created_at            timestamptz NOT NULL,
+           last_activity_at      timestamptz NOT NULL,
+           last_authenticated_at timestamptz NOT NULL,
+           PRIMARY KEY (store_id, id)
+       );
+       CREATE INDEX sessions_by_user ON sessions (store_id, user_id);
+       CREATE TABLE password_history (
+           store_id text COLLATE "C" NOT NULL,
+           user_id  text COLLATE "C" NOT NULL,
+           sequence bigint NOT NULL CHECK (sequence >= 1),
+           phc      text NOT NULL,
+           made_at  timestamptz NOT NULL,
+           PRIMARY KEY (store_id, user_id, sequence)
+       );"#,
 ];
 
 #[cfg(test)]
