@@ -12,6 +12,7 @@ use crate::allowlist::IpDecision;
 use crate::id::UserId;
 use crate::service::{ChangeRequest, SecurityService};
 use crate::settings::SettingsUpdate;
+use crate::store::SessionStore;
 use crate::store::contract::{self, at, record, settings, store_id};
 
 contract::contract_tests!(optional TestDb::new());
@@ -405,4 +406,37 @@ fn wait_for(mut done: impl FnMut() -> bool, what: &str) {
         assert!(Instant::now() < deadline, "timed out waiting until {what}");
         std::thread::sleep(Duration::from_millis(5));
     }
+}
+
+/// Sign-ins of one member racing on two instances, each decided on the same (empty) set of
+/// sessions: exactly one starts, the others see the sessions changed. Without the per-member
+/// lock, READ COMMITTED would let every one of them insert.
+#[test]
+fn racing_sign_ins_of_one_member_on_two_instances_start_exactly_one_session() {
+    let Some(db) = TestDb::new() else { return };
+    let second = db.another_instance();
+    let instances: [&PostgresStore; 2] = [&db, &second];
+    let a = store_id("store_a");
+    let started = std::sync::atomic::AtomicU64::new(0);
+    std::thread::scope(|scope| {
+        for (i, store) in instances.into_iter().enumerate() {
+            for n in 0..4 {
+                let (a, started) = (&a, &started);
+                scope.spawn(move || {
+                    let id = crate::session::SessionId::new(format!("s{i}{n}").as_str()).unwrap();
+                    let session =
+                        crate::session::Session::signed_in(id, contract::user("al"), at(0));
+                    match store.start_session(a, &session, &[], &[]) {
+                        Ok(()) => {
+                            started.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        }
+                        Err(StoreError::SessionsChanged { .. }) => {}
+                        Err(e) => panic!("{e}"),
+                    }
+                });
+            }
+        }
+    });
+    assert_eq!(started.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(db.sessions(&a).unwrap().len(), 1);
 }
