@@ -1,4 +1,5 @@
-//! Durable state behind traits: settings with a version number, and the append-only audit log.
+//! Durable state behind traits: settings with a version number, the append-only audit log, API
+//! keys, members and their factors, TOTP state, sessions and password history.
 //!
 //! The core decides; a store remembers. Everything the engine keeps sits behind a trait here so
 //! a platform can put it in SQLite (feature `sqlite`, [`SqliteStore`]), in PostgreSQL shared by a
