@@ -77,6 +77,23 @@ impl Cache {
         self.stores.load().get(store_id).map(|s| s.allowlist.load())
     }
 
+    /// The version cached for `store_id`, if any. Never blocks.
+    pub(super) fn version(&self, store_id: &StoreId) -> Option<Version> {
+        self.stores
+            .load()
+            .get(store_id)
+            .map(|s| s.allowlist.load().version())
+    }
+
+    /// Every cached store with its cached version, in no particular order.
+    pub(super) fn versions(&self) -> Vec<(StoreId, Version)> {
+        self.stores
+            .load()
+            .iter()
+            .map(|(id, s)| (id.clone(), s.allowlist.load().version()))
+            .collect()
+    }
+
     /// The distinct clients recently checked against `store_id`, newest first.
     pub(super) fn recent(&self, store_id: &StoreId) -> Vec<Client> {
         let stores = self.stores.load();

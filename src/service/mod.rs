@@ -458,6 +458,22 @@ impl<S: Store> SecurityService<S> {
         Ok(self.load(store_id)?.version())
     }
 
+    /// The settings version this instance's cache holds for `store_id`, or `None` when it has
+    /// not cached the store (no `check_ip`, change or refresh for it yet).
+    ///
+    /// A propagation loop compares it with the store's version to decide whether to
+    /// [`SecurityService::refresh`].
+    #[must_use]
+    pub fn cached_version(&self, store_id: &StoreId) -> Option<Version> {
+        self.cache.version(store_id)
+    }
+
+    /// Every store this instance has cached, with the version cached, in no particular order.
+    #[must_use]
+    pub fn cached_versions(&self) -> Vec<(StoreId, Version)> {
+        self.cache.versions()
+    }
+
     /// What `update` would do if applied now, computed by the same pure functions on the stored
     /// settings, without writing anything.
     ///

@@ -1,7 +1,7 @@
 //! The contract every store implementation meets, as one test suite.
 //!
 //! Each case is a function generic over [`Store`]; [`contract_tests!`] expands to one `#[test]`
-//! per case for an implementation. Memory and SQLite run it; a PostgreSQL store adds one line.
+//! per case for an implementation. Memory, SQLite and PostgreSQL run it.
 
 mod keys;
 mod state;
@@ -20,9 +20,27 @@ use crate::time;
 
 /// Expands to one `#[test]` per contract case, each on a fresh store made by `$make`, an
 /// expression whose value dereferences to the store (a `Box`, or a guard owning a temp dir).
+///
+/// `optional $make` takes an expression giving an `Option` of the holder instead: `None` (no
+/// server configured) makes every case return at once, for stores that need a server.
 macro_rules! contract_tests {
+    (optional $make:expr) => {
+        $crate::store::contract::contract_tests!(@cases optional $make);
+    };
     ($make:expr) => {
-        $crate::store::contract::contract_tests!(@cases $make;
+        $crate::store::contract::contract_tests!(@cases required $make);
+    };
+    (@hold required $make:expr) => { $make };
+    (@hold optional $make:expr) => {
+        match $make {
+            Some(holder) => holder,
+            None => return,
+        }
+    };
+    (@again required $make:expr) => { $make };
+    (@again optional $make:expr) => { $make.expect("the store's server was configured a moment ago") };
+    (@cases $kind:ident $make:expr) => {
+        $crate::store::contract::contract_tests!(@list $kind $make;
             missing_store_reads_as_none_and_cannot_be_written,
             created_settings_read_back_at_the_first_version,
             creating_twice_is_refused_and_keeps_the_first,
@@ -45,15 +63,18 @@ macro_rules! contract_tests {
             password_history_keeps_the_newest_n_newest_first,
         );
     };
-    (@cases $make:expr; $($case:ident),* $(,)?) => {
+    (@list $kind:ident $make:expr; $($case:ident),* $(,)?) => {
         #[test]
         fn matches_the_model() {
-            $crate::store::contract::matches_the_model(|| $make);
+            drop($crate::store::contract::contract_tests!(@hold $kind $make));
+            $crate::store::contract::matches_the_model(
+                || $crate::store::contract::contract_tests!(@again $kind $make),
+            );
         }
         $(
             #[test]
             fn $case() {
-                let holder = $make;
+                let holder = $crate::store::contract::contract_tests!(@hold $kind $make);
                 $crate::store::contract::$case(&*holder);
             }
         )*

@@ -2,7 +2,8 @@
 //! keys, members and their factors, TOTP state, sessions and password history.
 //!
 //! The core decides; a store remembers. Everything the engine keeps sits behind a trait here so
-//! a platform can put it in SQLite (feature `sqlite`, [`SqliteStore`]), in memory for tests and
+//! a platform can put it in SQLite (feature `sqlite`, [`SqliteStore`]), in PostgreSQL shared by a
+//! fleet of instances (feature `postgres`, `PostgresStore`), in memory for tests and
 //! examples ([`MemoryStore`]), or in its own database.
 //!
 //! # Contract
@@ -29,6 +30,8 @@
 mod keys;
 mod members;
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod sessions;
 #[cfg(feature = "sqlite")]
 mod sqlite;
@@ -54,6 +57,10 @@ pub(crate) use self::keys::revoked_copy;
 pub use self::keys::{ApiKeyStore, KeyChanges, KeyUpdate};
 pub use self::members::{MemberStore, StateSwap, StoredTotp, TotpStore};
 pub use self::memory::MemoryStore;
+#[cfg(feature = "postgres")]
+pub use self::postgres::{
+    ChangeListener, ListenerOptions, ListenerStatus, PostgresOptions, PostgresStore,
+};
 pub use self::sessions::{PasswordHistoryStore, SessionStore};
 #[cfg(feature = "sqlite")]
 pub use self::sqlite::SqliteStore;
@@ -483,7 +490,7 @@ pub enum StoreError {
         path.display()
     )]
     SchemaTooNew {
-        /// The file.
+        /// The file; for PostgreSQL, the database (without password) and schema.
         path: PathBuf,
         /// The schema version found.
         found: i64,
@@ -495,6 +502,20 @@ pub enum StoreError {
     InvalidCursor {
         /// The text given (shortened when long).
         text: String,
+    },
+    /// The database server cannot be reached, or refused the connection.
+    #[error("cannot reach `{database}`: {detail}")]
+    Unreachable {
+        /// The database, without any password.
+        database: String,
+        /// What the client library reported.
+        detail: String,
+    },
+    /// The store's configuration is invalid (a connection URL, a schema name).
+    #[error("invalid store configuration: {detail}")]
+    InvalidConfig {
+        /// What is wrong; never contains a password.
+        detail: String,
     },
     /// Any other storage failure.
     #[error("storage failed: {detail}")]

@@ -1,5 +1,5 @@
-//! `whale-security serve --db FILE --listen ADDR [--store ID]`: the REST API over a SQLite
-//! database, until SIGINT or SIGTERM.
+//! `whale-security serve (--db FILE | --database-url URL) --listen ADDR [--store ID]`: the REST
+//! API over a SQLite database or a PostgreSQL server, until SIGINT or SIGTERM.
 
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
@@ -15,13 +15,25 @@ use whale_security::http::{
 };
 use whale_security::id::{StoreId, UserId};
 use whale_security::service::{ChangeRequest, SecurityService};
-use whale_security::store::{SettingsStore, SqliteStore};
+#[cfg(feature = "postgres")]
+use whale_security::store::{ChangeListener, ListenerOptions, PostgresStore};
+use whale_security::store::{SqliteStore, Store};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The database file; created with the store's settings when missing.
-    #[arg(long)]
-    db: PathBuf,
+    /// The SQLite database file; created with the store's settings when missing.
+    #[cfg_attr(
+        feature = "postgres",
+        arg(long, required_unless_present = "database_url")
+    )]
+    #[cfg_attr(not(feature = "postgres"), arg(long, required = true))]
+    db: Option<PathBuf>,
+    /// A PostgreSQL URL (`postgres://user@host:port/db`) instead of `--db`: for a fleet of
+    /// instances sharing one database. Changes made through any instance reach this one by
+    /// LISTEN/NOTIFY, with polling as the fallback.
+    #[cfg(feature = "postgres")]
+    #[arg(long, conflicts_with = "db")]
+    database_url: Option<String>,
     /// The address to listen on (port 0 picks a free port; the address is printed).
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
@@ -50,6 +62,27 @@ enum Header {
 
 pub fn run(args: &Args) -> Result<ExitCode, String> {
     init_logs();
+    #[cfg(feature = "postgres")]
+    if let Some(url) = &args.database_url {
+        let store = PostgresStore::connect(url).map_err(|e| e.to_string())?;
+        let service = Arc::new(SecurityService::new(store));
+        let _listener = ChangeListener::spawn(Arc::clone(&service), ListenerOptions::default())
+            .map_err(|e| e.to_string())?;
+        return serve_with(service, args);
+    }
+    let db = args
+        .db
+        .as_ref()
+        .ok_or("--db FILE (or --database-url URL) is required")?;
+    let store = SqliteStore::open(db).map_err(|e| e.to_string())?;
+    serve_with(Arc::new(SecurityService::new(store)), args)
+}
+
+/// Serves `service` until SIGINT or SIGTERM.
+fn serve_with<S: Store + 'static>(
+    service: Arc<SecurityService<S>>,
+    args: &Args,
+) -> Result<ExitCode, String> {
     let proxies = args
         .trusted_proxies
         .iter()
@@ -59,8 +92,6 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
         Header::XForwardedFor => ForwardedHeader::XForwardedFor,
         Header::Forwarded => ForwardedHeader::Forwarded,
     };
-    let store = SqliteStore::open(&args.db).map_err(|e| e.to_string())?;
-    let service = Arc::new(SecurityService::new(store));
     let stores = bootstrap(&service, args.store.as_deref())?;
     for store_id in &stores {
         // Fill the allowlist cache now, so no request waits for the database to fill it.
@@ -94,8 +125,8 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
 
 /// The stores to serve: every store in the database, plus `--store` created with its first key
 /// when it is new.
-fn bootstrap(
-    service: &SecurityService<SqliteStore>,
+fn bootstrap<S: Store>(
+    service: &SecurityService<S>,
     store: Option<&str>,
 ) -> Result<Vec<StoreId>, String> {
     let mut stores = service.store().store_ids().map_err(|e| e.to_string())?;
