@@ -706,3 +706,34 @@ fn a_key_status_is_decided_by_the_record_alone() {
     assert_eq!(record.display_prefix(), key.display_prefix());
     assert!(record.display_prefix().starts_with("wk_test_"));
 }
+
+/// A key record dated a year after the check verified as active: its creation time was never
+/// looked at, so a forged or clock-skewed record was trusted at once. A key dated later than
+/// `now` by more than the clock-skew allowance is refused with its own error; within the
+/// allowance it works, so instances with slightly different clocks agree.
+#[test]
+fn a_key_dated_beyond_the_clock_skew_allowance_does_not_verify() {
+    let s = store(9);
+    let mut next = seeds(9);
+    let mut ring = KeyRing::new();
+    let created = t("2027-03-10T12:00:00Z");
+    let key = ring
+        .issue(s.clone(), Environment::Live, next(), created)
+        .unwrap();
+
+    let err = ring
+        .verify(key.expose_secret(), t("2026-03-10T12:00:00Z"))
+        .unwrap_err();
+    assert!(matches!(err, ApiKeyError::NotYetValid { valid_from, .. } if valid_from == created));
+    assert!(!err.to_string().contains(key.expose_secret()));
+
+    let edge = created - TimeDelta::try_seconds(time::MAX_CLOCK_SKEW_SECONDS).unwrap();
+    assert!(matches!(
+        ring.verify(key.expose_secret(), edge - ms(1)),
+        Err(ApiKeyError::NotYetValid { .. })
+    ));
+    assert!(matches!(
+        ring.verify(key.expose_secret(), edge),
+        Ok(Verified::Valid { .. })
+    ));
+}

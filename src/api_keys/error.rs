@@ -46,6 +46,16 @@ pub enum ApiKeyError {
         /// The instant of the check.
         now: DateTime<Utc>,
     },
+    /// The key's record is dated after the check by more than the clock-skew allowance.
+    #[error("api key `{key_id}` is dated {valid_from}, later than now", valid_from = crate::time::format(*.valid_from))]
+    NotYetValid {
+        /// The key's id.
+        key_id: KeyId,
+        /// The key's creation instant.
+        valid_from: DateTime<Utc>,
+        /// The instant of the check.
+        now: DateTime<Utc>,
+    },
     /// The key was revoked (explicitly, or by a rotation for a compromised key).
     #[error("api key `{key_id}` was revoked at {revoked_at}", revoked_at = crate::time::format(*.revoked_at))]
     Revoked {

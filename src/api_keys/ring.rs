@@ -193,10 +193,43 @@ impl StoredKey {
         if let Some(revoked_at) = self.revoked_at.filter(|&r| r <= now) {
             return KeyStatus::Revoked { revoked_at };
         }
+        if crate::time::beyond_clock_skew(self.created_at, now) {
+            return KeyStatus::NotYetValid {
+                valid_from: self.created_at,
+            };
+        }
         match self.expires_at {
             Some(expired_at) if expired_at <= now => KeyStatus::Expired { expired_at },
             Some(expires_at) => KeyStatus::InGrace { expires_at },
             None => KeyStatus::Active,
+        }
+    }
+
+    /// Whether this key authenticates at `now`: `Ok(None)` while it is the current generation,
+    /// `Ok(Some(expires_at))` during its grace period after a rotation.
+    ///
+    /// # Errors
+    ///
+    /// [`ApiKeyError::Expired`], [`ApiKeyError::Revoked`] or [`ApiKeyError::NotYetValid`], by
+    /// the key's [`status_at`](Self::status_at) `now`.
+    pub fn usable_at(&self, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, ApiKeyError> {
+        match self.status_at(now) {
+            KeyStatus::Active => Ok(None),
+            KeyStatus::InGrace { expires_at } => Ok(Some(expires_at)),
+            KeyStatus::Expired { expired_at } => Err(ApiKeyError::Expired {
+                key_id: self.id.clone(),
+                expired_at,
+                now,
+            }),
+            KeyStatus::Revoked { revoked_at } => Err(ApiKeyError::Revoked {
+                key_id: self.id.clone(),
+                revoked_at,
+            }),
+            KeyStatus::NotYetValid { valid_from } => Err(ApiKeyError::NotYetValid {
+                key_id: self.id.clone(),
+                valid_from,
+                now,
+            }),
         }
     }
 
@@ -268,6 +301,14 @@ pub enum KeyStatus {
     Revoked {
         /// When it was revoked.
         revoked_at: DateTime<Utc>,
+    },
+    /// Created after `now` by more than the clock-skew allowance
+    /// ([`MAX_CLOCK_SKEW_SECONDS`](crate::time::MAX_CLOCK_SKEW_SECONDS)): a record from the
+    /// future is not trusted. Within the allowance a key is valid at once, so instances whose
+    /// clocks differ slightly agree.
+    NotYetValid {
+        /// The key's creation instant.
+        valid_from: DateTime<Utc>,
     },
 }
 
@@ -430,19 +471,10 @@ impl KeyRing {
     pub fn verify(&self, presented: &str, now: DateTime<Utc>) -> Result<Verified<'_>, ApiKeyError> {
         let presented = PresentedKey::parse(presented)?;
         let key = self.find(&presented.digest()).ok_or(ApiKeyError::Unknown)?;
-        match key.status_at(now) {
-            KeyStatus::Active => Ok(Verified::Valid { key }),
-            KeyStatus::InGrace { expires_at } => Ok(Verified::InGrace { key, expires_at }),
-            KeyStatus::Expired { expired_at } => Err(ApiKeyError::Expired {
-                key_id: key.id.clone(),
-                expired_at,
-                now,
-            }),
-            KeyStatus::Revoked { revoked_at } => Err(ApiKeyError::Revoked {
-                key_id: key.id.clone(),
-                revoked_at,
-            }),
-        }
+        Ok(match key.usable_at(now)? {
+            None => Verified::Valid { key },
+            Some(expires_at) => Verified::InGrace { key, expires_at },
+        })
     }
 
     /// The record with id `id`.

@@ -151,7 +151,9 @@ pub fn plan_rotation<'a>(
         match key.status_at(now) {
             KeyStatus::Active => rotate.push(key.id().clone()),
             KeyStatus::InGrace { .. } => cut_short.push(key.id().clone()),
-            KeyStatus::Expired { .. } | KeyStatus::Revoked { .. } => {}
+            KeyStatus::Expired { .. }
+            | KeyStatus::Revoked { .. }
+            | KeyStatus::NotYetValid { .. } => {}
         }
     }
     if rotate.is_empty() {

@@ -165,6 +165,7 @@ impl From<ApiKeyError> for ApiError {
             | ApiKeyError::Alphabet { .. }
             | ApiKeyError::Unknown => ErrorCode::InvalidApiKey,
             ApiKeyError::Expired { .. } => ErrorCode::ApiKeyExpired,
+            ApiKeyError::NotYetValid { .. } => ErrorCode::InvalidApiKey,
             ApiKeyError::Revoked { .. } => ErrorCode::ApiKeyRevoked,
             ApiKeyError::NothingToRotate { .. } => ErrorCode::NothingToRotate,
             ApiKeyError::GraceForCompromisedKey { .. } => {

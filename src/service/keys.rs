@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use super::{ChangeRequest, SecurityService, ServiceError};
 use crate::SecuritySettings;
 use crate::api_keys::{
-    ApiKey, ApiKeyError, Environment, KeyRing, KeySeed, KeyStatus, PresentedKey, RotateKeysRequest,
+    ApiKey, ApiKeyError, Environment, KeyRing, KeySeed, PresentedKey, RotateKeysRequest,
     RotateKeysResponse, Rotation, RotationPlan, SEED_LEN, ScheduleBasis, ScheduledRotation,
     StoredKey, Verified, plan_rotation, plan_scheduled_rotation,
 };
@@ -76,25 +76,7 @@ impl<S: Store> SecurityService<S> {
             .store
             .key_by_digest(&presented.digest())?
             .ok_or(ApiKeyError::Unknown)?;
-        let expires_at = match key.status_at(now) {
-            KeyStatus::Active => None,
-            KeyStatus::InGrace { expires_at } => Some(expires_at),
-            KeyStatus::Expired { expired_at } => {
-                return Err(ApiKeyError::Expired {
-                    key_id: key.id().clone(),
-                    expired_at,
-                    now,
-                }
-                .into());
-            }
-            KeyStatus::Revoked { revoked_at } => {
-                return Err(ApiKeyError::Revoked {
-                    key_id: key.id().clone(),
-                    revoked_at,
-                }
-                .into());
-            }
-        };
+        let expires_at = key.usable_at(now)?;
         Ok(VerifiedKey { key, expires_at })
     }
 
