@@ -47,6 +47,13 @@ pub struct TrustedProxies {
     header: ForwardedHeader,
 }
 
+/// No trusted proxies: headers are never read and the socket peer is always the client.
+impl Default for TrustedProxies {
+    fn default() -> Self {
+        Self::new([], ForwardedHeader::default())
+    }
+}
+
 impl TrustedProxies {
     /// Proxies at the given networks, writing `header`. With no networks, headers are never
     /// read and the peer is always the client.
@@ -233,8 +240,14 @@ fn split_hops<'a>(
     let name = header.name();
     let mut hops = Vec::new();
     for value in values {
+        // A trusted proxy appends the address it saw, so a blank line from it is not "no
+        // header": it is a header that cannot be read, and the request is denied.
         if value.trim().is_empty() {
-            continue;
+            return Err(ClientIpError::Malformed {
+                header: name,
+                element: String::new(),
+                problem: "empty header",
+            });
         }
         for element in value.split(',') {
             let element = element.trim_matches([' ', '\t']);

@@ -1,198 +1,34 @@
 //! The client address of a request that may have come through proxies.
 //!
-//! SHORTCOMING: this is the HTTP module's own minimal resolver, written while the allowlist
-//! module's `resolve_client_ip` (same inputs: the socket peer, the values of the one header the
-//! trusted proxies write, and the trusted networks) was being built in parallel. It reads
-//! `X-Forwarded-For` and RFC 7239 `Forwarded` `for=` parameters, walks from the right and fails
-//! closed on anything it cannot read, but it matches trusted proxies by a linear scan and does not
-//! report how the address was found. Replacing [`resolve`]'s body with a call to the allowlist
-//! module's resolver is the whole swap: callers only see [`TrustedProxies`] and [`resolve`].
+//! This is the allowlist module's resolver ([`resolve_client_ip`]) applied to the values of the
+//! one header the trusted proxies write: an untrusted peer is the client whatever the headers
+//! say; a trusted peer's header is walked from the right past trusted hops; anything that
+//! cannot be read is an error, and the request is denied.
 
 use std::net::IpAddr;
 
-use crate::allowlist::{Cidr, parse_ip};
-
-/// The most hops read from a forwarding header; longer chains are refused.
-pub const MAX_HOPS: usize = 64;
-
-/// Which header the trusted proxies write. Only that one is read; the other is ignored, since
-/// any client can send it.
-#[derive(Clone, Copy, Debug, Default, Eq, PartialEq)]
-#[non_exhaustive]
-pub enum ForwardedHeader {
-    /// `X-Forwarded-For: client, proxy1, proxy2`.
-    #[default]
-    XForwardedFor,
-    /// `Forwarded: for=client, for=proxy1` (RFC 7239).
-    Forwarded,
-}
-
-impl ForwardedHeader {
-    /// The header's name, in lower case as HTTP/2 writes it.
-    #[must_use]
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::XForwardedFor => "x-forwarded-for",
-            Self::Forwarded => "forwarded",
-        }
-    }
-}
-
-/// The proxies in front of the service and the header they write.
-///
-/// With no networks (the default) headers are never read and the socket peer is the client.
-#[derive(Clone, Debug, Default)]
-pub struct TrustedProxies {
-    networks: Vec<Cidr>,
-    header: ForwardedHeader,
-}
-
-impl TrustedProxies {
-    /// Proxies at `networks`, writing `header`.
-    pub fn new(networks: impl IntoIterator<Item = Cidr>, header: ForwardedHeader) -> Self {
-        Self {
-            networks: networks.into_iter().collect(),
-            header,
-        }
-    }
-
-    /// Whether `ip` is a trusted proxy.
-    #[must_use]
-    pub fn trusts(&self, ip: IpAddr) -> bool {
-        let ip = ip.to_canonical();
-        self.networks.iter().any(|n| n.contains(ip))
-    }
-
-    /// The header these proxies write.
-    #[must_use]
-    pub fn header(&self) -> ForwardedHeader {
-        self.header
-    }
-}
-
-/// Why the client address could not be resolved. The request must be denied.
-#[derive(Clone, Debug, Eq, PartialEq, thiserror::Error)]
-#[non_exhaustive]
-pub enum ClientIpError {
-    /// A hop of the header is not an address.
-    #[error("{header} hop `{hop}` is not a valid address")]
-    BadAddress {
-        /// The header's name.
-        header: &'static str,
-        /// The hop's text, shortened.
-        hop: String,
-    },
-    /// The header is not well formed (empty element, no `for=` in a `Forwarded` element).
-    #[error("{header} header is malformed: {problem}")]
-    Malformed {
-        /// The header's name.
-        header: &'static str,
-        /// What is wrong.
-        problem: &'static str,
-    },
-    /// More hops than [`MAX_HOPS`].
-    #[error("{header} has more than {max} hops")]
-    TooManyHops {
-        /// The header's name.
-        header: &'static str,
-        /// [`MAX_HOPS`].
-        max: usize,
-    },
-}
+use crate::allowlist::resolve_client_ip;
+pub use crate::allowlist::{ClientIpError, ForwardedHeader, MAX_HOPS, TrustedProxies};
 
 /// Resolves the client address from the socket `peer` and the values of the header the trusted
 /// proxies write (each header line as received, in order).
 ///
-/// An untrusted peer is the client, whatever the headers say. A trusted peer's header is walked
-/// from the right, skipping trusted hops; the first untrusted hop is the client. With every hop
-/// trusted, the leftmost one is the client; with no header, the peer is.
-///
 /// # Errors
 ///
-/// A [`ClientIpError`] when the peer is trusted and its header cannot be read in full.
+/// A [`ClientIpError`] when the peer is trusted and its header cannot be read in full, or the
+/// walk reaches a hidden hop.
 pub fn resolve(
     peer: IpAddr,
     header_values: &[&str],
     proxies: &TrustedProxies,
 ) -> Result<IpAddr, ClientIpError> {
-    let peer = peer.to_canonical();
-    if !proxies.trusts(peer) {
-        return Ok(peer);
-    }
-    let header = proxies.header;
-    let name = header.name();
-    let mut hops = Vec::new();
-    for value in header_values {
-        for element in value.split(',') {
-            if hops.len() == MAX_HOPS {
-                return Err(ClientIpError::TooManyHops {
-                    header: name,
-                    max: MAX_HOPS,
-                });
-            }
-            hops.push(hop(header, element.trim())?);
-        }
-    }
-    let mut client = peer;
-    for ip in hops.into_iter().rev() {
-        client = ip;
-        if !proxies.trusts(ip) {
-            break;
-        }
-    }
-    Ok(client)
-}
-
-/// The address of one element of the header.
-fn hop(header: ForwardedHeader, element: &str) -> Result<IpAddr, ClientIpError> {
-    let name = header.name();
-    if element.is_empty() {
-        return Err(ClientIpError::Malformed {
-            header: name,
-            problem: "empty element",
-        });
-    }
-    let text = match header {
-        ForwardedHeader::XForwardedFor => element,
-        ForwardedHeader::Forwarded => forwarded_for(element).ok_or(ClientIpError::Malformed {
-            header: name,
-            problem: "an element without a `for=` parameter",
-        })?,
-    };
-    parse_ip(text).map_err(|_| ClientIpError::BadAddress {
-        header: name,
-        hop: crate::quote::shorten(text),
-    })
-}
-
-/// The address of a `Forwarded` element's `for=` parameter: `for=192.0.2.1`,
-/// `for="[2001:db8::1]:4711"`, `for="192.0.2.1:80"`. Obfuscated and `unknown` nodes are not
-/// addresses, and the caller refuses them.
-fn forwarded_for(element: &str) -> Option<&str> {
-    let value = element.split(';').find_map(|pair| {
-        let (key, value) = pair.trim().split_once('=')?;
-        key.trim()
-            .eq_ignore_ascii_case("for")
-            .then_some(value.trim())
-    })?;
-    let value = match value.strip_prefix('"') {
-        Some(rest) => rest.strip_suffix('"')?,
-        None => value,
-    };
-    if let Some(rest) = value.strip_prefix('[') {
-        return rest.split_once(']').map(|(addr, _port)| addr);
-    }
-    // An IPv4 address may carry a port; an unbracketed IPv6 address may not.
-    match value.split_once(':') {
-        Some((addr, port)) if !port.contains(':') => Some(addr),
-        _ => Some(value),
-    }
+    resolve_client_ip(peer, header_values, proxies).map(|client| client.addr)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::allowlist::parse_cidr;
+    use crate::allowlist::{parse_cidr, parse_ip};
 
     fn proxies(header: ForwardedHeader) -> TrustedProxies {
         TrustedProxies::new([parse_cidr("10.0.0.0/8").unwrap()], header)

@@ -12,7 +12,7 @@ use futures_util::future::Either;
 use std::future::{Ready, ready};
 use tower::{Layer, Service};
 
-use super::client_ip::{self, TrustedProxies};
+use super::client_ip::{self, ForwardedHeader, TrustedProxies};
 use super::{ApiError, Clock, ErrorCode, SystemClock};
 use crate::allowlist::{IpDecision, Surface};
 use crate::id::StoreId;
@@ -248,7 +248,10 @@ impl<S: Store> Shared<S> {
                 "the connection's peer address is unknown",
             ));
         };
-        let name = self.proxies.header().name();
+        let name = match self.proxies.header() {
+            ForwardedHeader::XForwardedFor => "x-forwarded-for",
+            ForwardedHeader::Forwarded => "forwarded",
+        };
         let mut values = Vec::new();
         for value in request.headers().get_all(name) {
             let text = value.to_str().map_err(|_| {
