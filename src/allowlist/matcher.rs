@@ -73,6 +73,11 @@ macro_rules! key_impl {
 key_impl!(u32, u64, u128);
 
 /// The allow/deny structure of one family: a set of disjoint intervals.
+///
+/// Known shortcoming: the full IPv6 BGP table has a few hundred prefixes between /49 and /64,
+/// which leave no shared trailing zeros on the top 64 bits, so its buckets are wider than 32
+/// bits and keys are stored as `u64`: above the 2-byte-per-prefix target (see the README).
+/// Moving those few prefixes to a second small index would allow 32-bit keys.
 #[derive(Clone)]
 pub(super) struct IntervalSet {
     /// Boundaries of the IPv4 prefixes, or of the IPv6 prefixes of length `<= 64` on their top
