@@ -125,6 +125,12 @@ fn lint_allowlist_prints_warnings_and_exits_one() {
     assert!(clean.stdout.is_empty());
 
     std::fs::write(&path, "081.2.69.0/24\n").unwrap();
+    // The list under review is refused: a negative answer naming the line.
     let bad = run(&["lint-allowlist", path.to_str().unwrap(), "--now", NOW]);
-    assert_eq!(bad.status.code(), Some(2));
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        String::from_utf8(bad.stdout)
+            .unwrap()
+            .starts_with("error: line 1: ")
+    );
 }

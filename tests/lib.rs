@@ -30,6 +30,8 @@ mod cli_session;
 mod cli_store;
 #[cfg(feature = "cli")]
 mod cli_two_factor;
+#[cfg(all(feature = "cli", feature = "sqlite"))]
+mod cli_usability;
 mod hardening;
 #[cfg(feature = "http")]
 mod http;

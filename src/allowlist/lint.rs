@@ -74,6 +74,50 @@ pub enum LintWarning {
     },
 }
 
+impl LintWarning {
+    /// A stable name for the kind of warning: `enabled_empty`, `duplicate`, `covered`,
+    /// `over_broad`, `reserved_range` or `expired`.
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::EnabledEmpty => "enabled_empty",
+            Self::Duplicate { .. } => "duplicate",
+            Self::Covered { .. } => "covered",
+            Self::OverBroad { .. } => "over_broad",
+            Self::ReservedOnApi { .. } => "reserved_range",
+            Self::Expired { .. } => "expired",
+        }
+    }
+
+    /// The entries involved, the reported one first (then the earlier or broader entry); empty
+    /// for [`LintWarning::EnabledEmpty`].
+    #[must_use]
+    pub fn entries(&self) -> Vec<&EntryId> {
+        match self {
+            Self::EnabledEmpty => Vec::new(),
+            Self::Duplicate { entry, first, .. } => vec![entry, first],
+            Self::Covered { entry, by, .. } => vec![entry, by],
+            Self::OverBroad { entry, .. }
+            | Self::ReservedOnApi { entry, .. }
+            | Self::Expired { entry, .. } => vec![entry],
+        }
+    }
+
+    /// The networks of [`LintWarning::entries`], in the same order (a duplicate's network
+    /// appears once per entry).
+    #[must_use]
+    pub fn cidrs(&self) -> Vec<Cidr> {
+        match self {
+            Self::EnabledEmpty => Vec::new(),
+            Self::Duplicate { cidr, .. } => vec![*cidr, *cidr],
+            Self::Covered { cidr, by_cidr, .. } => vec![*cidr, *by_cidr],
+            Self::OverBroad { cidr, .. }
+            | Self::ReservedOnApi { cidr, .. }
+            | Self::Expired { cidr, .. } => vec![*cidr],
+        }
+    }
+}
+
 impl fmt::Display for LintWarning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -5,7 +5,8 @@ use crate::id::EntryId;
 /// One problem with a settings document or update, with the path of the field to fix.
 ///
 /// Paths use dots between object keys and `[i]` for list positions
-/// (`ip_allowlist.entries[2].cidr`); the empty path is the document itself.
+/// (`ip_allowlist.entries[2].cidr`); the empty path is the document itself, and a message about
+/// it has no path prefix.
 #[derive(Clone, Debug, Eq, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SettingsError {
@@ -20,7 +21,7 @@ pub enum SettingsError {
         message: String,
     },
     /// A field holds a value of the wrong type or out of its range.
-    #[error("{path}: {message}")]
+    #[error("{}{message}", at(path))]
     Invalid {
         /// The field's path.
         path: String,
@@ -28,14 +29,14 @@ pub enum SettingsError {
         message: String,
     },
     /// A required field is absent.
-    #[error("{path}: missing field")]
+    #[error("{}missing field", at(path))]
     MissingField {
         /// The field's path.
         path: String,
     },
     /// A key appears twice in one JSON object. JSON readers disagree on which value wins, so a
     /// policy must not depend on the choice: the document is refused.
-    #[error("{path}: duplicate field (line {line}, column {column})")]
+    #[error("{}duplicate field (line {line}, column {column})", at(path))]
     DuplicateField {
         /// The repeated key's path.
         path: String,
@@ -45,7 +46,7 @@ pub enum SettingsError {
         column: usize,
     },
     /// A field the document does not define (often a typo).
-    #[error("{path}: unknown field")]
+    #[error("{}unknown field", at(path))]
     UnknownField {
         /// The field's path.
         path: String,
@@ -53,7 +54,8 @@ pub enum SettingsError {
     /// The key rotation grace period is not shorter than the rotation interval, so old keys
     /// would never expire before the next rotation.
     #[error(
-        "{path}: a grace period of {grace_hours} hours must be shorter than the rotation interval of {interval_days} days"
+        "{}a grace period of {grace_hours} hours must be shorter than the rotation interval of {interval_days} days",
+        at(path)
     )]
     GraceNotShorterThanInterval {
         /// The field's path.
@@ -64,7 +66,7 @@ pub enum SettingsError {
         interval_days: u32,
     },
     /// Two allowlist entries share an id.
-    #[error("{path}: entry id `{id}` is used more than once")]
+    #[error("{}entry id `{id}` is used more than once", at(path))]
     DuplicateEntryId {
         /// The path of the second use.
         path: String,
@@ -79,7 +81,7 @@ pub enum SettingsError {
     },
     /// A computed instant (such as `now` plus a grace period) is outside the representable
     /// range of time.
-    #[error("{path}: the resulting time is out of range")]
+    #[error("{}the resulting time is out of range", at(path))]
     TimeOutOfRange {
         /// The field whose value could not be computed.
         path: String,
@@ -164,6 +166,16 @@ impl SettingsError {
     }
 }
 
+/// The prefix naming the field an error is about: `path: `, or nothing for the whole document
+/// (the empty path), so a message never starts with a bare `: `.
+fn at(path: &str) -> String {
+    if path.is_empty() {
+        String::new()
+    } else {
+        format!("{path}: ")
+    }
+}
+
 /// `text` cut to its first [`MAX_QUOTED`] characters (with `…` when cut), so that an error
 /// quoting hostile input stays one short line.
 pub(crate) fn bounded(text: String) -> String {
@@ -219,5 +231,42 @@ impl std::error::Error for SettingsErrors {}
 impl From<SettingsError> for SettingsErrors {
     fn from(e: SettingsError) -> Self {
         Self::one(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_about_the_whole_document_has_no_path_prefix() {
+        let whole = [
+            SettingsError::Invalid {
+                path: String::new(),
+                message: "a settings document must be a JSON object".into(),
+            },
+            SettingsError::MissingField {
+                path: String::new(),
+            },
+            SettingsError::UnknownField {
+                path: String::new(),
+            },
+            SettingsError::DuplicateField {
+                path: String::new(),
+                line: 1,
+                column: 2,
+            },
+            SettingsError::TimeOutOfRange {
+                path: String::new(),
+            },
+        ];
+        for e in whole {
+            let text = e.to_string();
+            assert!(!text.starts_with(':') && !text.contains(": :"), "{text}");
+        }
+        let field = SettingsError::MissingField {
+            path: "two_factor.required".into(),
+        };
+        assert_eq!(field.to_string(), "two_factor.required: missing field");
     }
 }

@@ -26,7 +26,8 @@ pub struct Args {
     /// entry when absent.
     #[arg(long)]
     limit: Option<i64>,
-    /// Continue after this cursor (printed by a previous page); needs --store.
+    /// Continue after this cursor (printed by a previous page); needs --store when the database
+    /// holds more than one store.
     #[arg(long)]
     after: Option<String>,
     /// One JSON object per entry instead of text.
@@ -57,7 +58,11 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
         .transpose()?;
     let stores = match &args.store {
         Some(text) => vec![StoreId::new(text.as_str()).map_err(|e| format!("--store: {e}"))?],
-        None if after.is_some() => return Err("--after needs --store".into()),
+        // A cursor belongs to one store: the only one, or the one --store names.
+        None if after.is_some() => vec![
+            db::store_id(&service, None)
+                .map_err(|e| format!("--after belongs to one store: {e}"))?,
+        ],
         None => service.store().store_ids().map_err(|e| e.to_string())?,
     };
     for store_id in stores {

@@ -34,7 +34,10 @@ pub struct Args {
     now: Option<String>,
     /// Decide one request whose socket peer is this address; its client address is resolved
     /// from the forwarded header when the peer is a trusted proxy.
-    #[arg(long, conflicts_with = "ips")]
+    /// Client addresses cannot be given with it. (Not a clap `conflicts_with`: clap drops the
+    /// `requires = "peer"` of the proxy flags below when `peer` conflicts with a given
+    /// argument, so `--header H 1.2.3.4` would pass silently.)
+    #[arg(long)]
     peer: Option<String>,
     /// A trusted proxy network (repeatable).
     #[arg(long = "trusted-proxy", requires = "peer")]
@@ -45,7 +48,9 @@ pub struct Args {
     /// One value of that header as received (repeatable, in order).
     #[arg(long = "header", requires = "peer")]
     header_values: Vec<String>,
-    /// Client addresses; read from standard input, one per line, when none are given.
+    /// Client addresses; read from standard input, one per line (blank lines and `#` comments
+    /// skipped), when none are given. At least one is needed.
+    #[arg(required = false)]
     ips: Vec<String>,
 }
 
@@ -61,10 +66,19 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
     let source = settings.ip_allowlist();
     let list = CompiledAllowlist::new(source);
     if let Some(peer) = &args.peer {
+        if !args.ips.is_empty() {
+            return Err(
+                "--peer decides one request: give its forwarded addresses with --header, not as \
+                 arguments"
+                    .into(),
+            );
+        }
         return run_request(args, peer, source, &list, now);
     }
     let mut all_allowed = true;
+    let mut answered = false;
     let mut answer = |text: &str| {
+        answered = true;
         let line = match parse_ip(text) {
             Err(e) => {
                 all_allowed = false;
@@ -98,6 +112,14 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
         }
     } else {
         args.ips.iter().for_each(|ip| answer(ip));
+    }
+    if !answered {
+        // Nothing was decided: exit 0 would claim every address was allowed.
+        return Err(
+            "no addresses given: pass them as arguments or one per line on standard \
+             input"
+                .into(),
+        );
     }
     Ok(exit(all_allowed))
 }

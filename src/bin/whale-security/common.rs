@@ -2,9 +2,11 @@
 
 use std::io::Write;
 use std::path::Path;
+use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
 use whale_security::SecuritySettings;
+use whale_security::settings::{SettingsError, SettingsUpdate};
 
 /// Reads and validates a settings file, or describes why it could not be.
 pub fn load_settings(path: &Path) -> Result<SecuritySettings, String> {
@@ -17,6 +19,42 @@ pub fn load_settings(path: &Path) -> Result<SecuritySettings, String> {
             lines.join("\n")
         )
     })
+}
+
+/// Reads an update file: `Ok(Err(errors))` when it was read but is not a valid update, with
+/// every error found (at most one per top-level field, as `validate` reports a settings file),
+/// each with its field path.
+pub fn read_update(path: &Path) -> Result<Result<SettingsUpdate, Vec<SettingsError>>, String> {
+    let text = read(path)?;
+    let first = match SettingsUpdate::from_json(&text) {
+        Ok(update) => return Ok(Ok(update)),
+        Err(e) => e,
+    };
+    // The library stops at the first error; each top-level field is read alone for the rest.
+    // A syntax error or repeated key leaves nothing to split, and the first error stands.
+    let Ok(serde_json::Value::Object(fields)) = serde_json::from_str(&text) else {
+        return Ok(Err(vec![first]));
+    };
+    let mut errors: Vec<SettingsError> = fields
+        .into_iter()
+        .filter_map(|(key, value)| {
+            let one = serde_json::Value::Object([(key, value)].into_iter().collect());
+            SettingsUpdate::from_json(&one.to_string()).err()
+        })
+        .collect();
+    if !errors.contains(&first) {
+        errors.insert(0, first);
+    }
+    Ok(Err(errors))
+}
+
+/// Prints each error as `error: PATH: MESSAGE` on standard output: the answer of a command whose
+/// input document was refused (exit 1).
+pub fn print_errors<'a>(errors: impl IntoIterator<Item = &'a SettingsError>) -> ExitCode {
+    for e in errors {
+        outln!("error: {e}");
+    }
+    ExitCode::from(1)
 }
 
 /// Reads a UTF-8 file, naming it (and the first byte that is not UTF-8) in the error.

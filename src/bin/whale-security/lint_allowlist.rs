@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use serde_json::json;
+use whale_security::SecuritySettings;
 use whale_security::allowlist::{IpAllowlist, lint_allowlist};
 
 use crate::common;
@@ -16,7 +17,9 @@ pub struct Args {
     /// The instant to review at, for expired entries (RFC 3339); the system clock when absent.
     #[arg(long)]
     now: Option<String>,
-    /// One JSON object per warning instead of text.
+    /// One JSON object per warning instead of text: `code` (stable: enabled_empty, duplicate,
+    /// covered, over_broad, reserved_range, expired), `entries` and `cidrs` involved (the
+    /// reported entry first), and `message`.
     #[arg(long)]
     json: bool,
 }
@@ -24,15 +27,34 @@ pub struct Args {
 pub fn run(args: &Args) -> Result<ExitCode, String> {
     let now = common::now(args.now.as_deref())?;
     let text = common::read(&args.file)?;
+    // The list under review is the subject: one that cannot be read is a negative answer.
     let list = if text.trim_start().starts_with('{') {
-        common::load_settings(&args.file)?.ip_allowlist().clone()
+        match SecuritySettings::from_json(&text) {
+            Ok(settings) => settings.ip_allowlist().clone(),
+            Err(errors) => return Ok(common::print_errors(errors.as_slice())),
+        }
     } else {
-        plain_list(&text, now)?
+        match plain_list(&text, now) {
+            Ok(list) => list,
+            Err(e) => {
+                outln!("error: {e}");
+                return Ok(ExitCode::from(1));
+            }
+        }
     };
     let warnings = lint_allowlist(&list, now);
     for w in &warnings {
         if args.json {
-            outln!("{}", json!({"warning": w.to_string()}));
+            let cidrs: Vec<String> = w.cidrs().iter().map(ToString::to_string).collect();
+            outln!(
+                "{}",
+                json!({
+                    "code": w.code(),
+                    "entries": w.entries(),
+                    "cidrs": cidrs,
+                    "message": w.to_string(),
+                })
+            );
         } else {
             outln!("warning: {w}");
         }

@@ -1,8 +1,11 @@
 //! `whale-security`: the policy engine's decisions from the command line.
 //!
 //! Exit status: 0 when the command ran and every answer is positive (valid, allowed); 1 when
-//! the command ran and some answer is negative or some input line could not be read; 2 when the
-//! command could not run (unreadable or invalid settings, bad arguments).
+//! the command ran and some answer is negative or some input line could not be read, which
+//! includes a document the command judges or is asked to store (`validate`, `settings
+//! import|update`, `preview`, `members import`, `lint-allowlist`) being refused: every error is
+//! printed with its field path; 2 when the command could not run (unreadable files, invalid
+//! settings given with `--settings`, missing input, bad arguments, a version conflict).
 
 /// Writes one line to standard output, like `println!`, without panicking on a closed pipe: a
 /// reader that stops early (`| head -1`) ends the output quietly, and any other write failure

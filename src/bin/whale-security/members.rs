@@ -12,7 +12,8 @@ use crate::{common, db};
 #[derive(clap::Subcommand)]
 pub enum Args {
     /// Add or replace members (a JSON list of members with their factors), in one audited
-    /// transaction.
+    /// transaction. Exit 1, printing the error with its path, when the file is not a valid
+    /// members list.
     Import {
         /// The database file.
         #[arg(long)]
@@ -41,8 +42,19 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
     } = args;
     let text = common::read(file)?;
     let mut reader = serde_json::Deserializer::from_str(&text);
-    let members: Vec<Member> = serde_path_to_error::deserialize(&mut reader)
-        .map_err(|e| format!("{}: `{}`: {}", file.display(), e.path(), e.inner()))?;
+    let members: Vec<Member> = match serde_path_to_error::deserialize(&mut reader) {
+        Ok(members) => members,
+        Err(e) => {
+            let path = e.path().to_string();
+            let at = if path == "." {
+                String::new()
+            } else {
+                format!("{path}: ")
+            };
+            outln!("error: {at}{}", e.inner());
+            return Ok(ExitCode::from(1));
+        }
+    };
     let actor = UserId::new(actor.as_str()).map_err(|e| format!("--actor: {e}"))?;
     let request = ChangeRequest::new(actor, common::now(now.as_deref())?);
     let service = db::open(db)?;

@@ -26,8 +26,9 @@ pub struct Args {
     /// The instant to decide at (RFC 3339); the system clock when absent.
     #[arg(long)]
     now: Option<String>,
-    /// A sensitive action to ask about for every session, such as `rotate_api_keys`.
-    #[arg(long)]
+    /// A sensitive action to ask about for every session: one of the known names (such as
+    /// `rotate_api_keys`), or your own as `custom:NAME`.
+    #[arg(long, value_parser = parse_action)]
     action: Option<SensitiveAction>,
     /// Answer admission for this member only; by default for every member in the file.
     #[arg(long)]
@@ -167,4 +168,32 @@ fn admission_json(user: &UserId, decision: &Admission<'_>) -> Value {
             "user": user.as_str(), "decision": "reject", "live": live, "limit": limit.get(),
         }),
     }
+}
+
+/// The actions the library names; anything else must be spelled `custom:NAME`, so a typo of a
+/// known name (`rotate_keys`) is refused instead of becoming a custom action silently.
+const KNOWN_ACTIONS: [&str; 9] = [
+    "change_security_settings",
+    "manage_api_keys",
+    "rotate_api_keys",
+    "change_two_factor",
+    "change_password",
+    "change_email",
+    "manage_team_members",
+    "change_payout_details",
+    "export_data",
+];
+
+fn parse_action(text: &str) -> Result<SensitiveAction, String> {
+    let (name, custom) = match text.strip_prefix("custom:") {
+        Some(name) => (name, true),
+        None => (text, false),
+    };
+    if !custom && !KNOWN_ACTIONS.contains(&name) {
+        return Err(format!(
+            "`{text}` is not a known action ({}); write your own as `custom:{text}`",
+            KNOWN_ACTIONS.join(", ")
+        ));
+    }
+    name.parse::<SensitiveAction>().map_err(|e| e.to_string())
 }

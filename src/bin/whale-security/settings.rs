@@ -3,9 +3,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use whale_security::SecuritySettings;
 use whale_security::id::UserId;
 use whale_security::service::{ChangeRequest, ServiceError};
-use whale_security::settings::SettingsUpdate;
 use whale_security::store::Version;
 
 use crate::{common, db};
@@ -13,7 +13,8 @@ use crate::{common, db};
 #[derive(clap::Subcommand)]
 pub enum Args {
     /// Create a store's settings in the database from a settings file (creating the database
-    /// when missing).
+    /// when missing). Exit 1, printing every error with its field path, when the file is not
+    /// valid settings; 2 when the store already exists.
     Import {
         /// The database file.
         #[arg(long)]
@@ -37,6 +38,9 @@ pub enum Args {
         store: Option<String>,
     },
     /// Apply an update (the API's PUT body) to a store's settings and record it in the audit log.
+    ///
+    /// Exit 1, printing every error with its field path, when the update is invalid or would
+    /// leave the settings invalid; 2 when it cannot run (such as a version conflict).
     Update {
         /// The database file.
         #[arg(long)]
@@ -66,7 +70,10 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
             now,
             file,
         } => {
-            let settings = common::load_settings(file)?;
+            let settings = match SecuritySettings::from_json(&common::read(file)?) {
+                Ok(settings) => settings,
+                Err(errors) => return Ok(common::print_errors(errors.as_slice())),
+            };
             let actor = match actor {
                 Some(text) => UserId::new(text.as_str()).map_err(|e| format!("--actor: {e}"))?,
                 None => settings.updated_by().clone(),
@@ -100,8 +107,10 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
             now,
             file,
         } => {
-            let update = SettingsUpdate::from_json(&common::read(file)?)
-                .map_err(|e| format!("{} is not a valid update: {e}", file.display()))?;
+            let update = match common::read_update(file)? {
+                Ok(update) => update,
+                Err(errors) => return Ok(common::print_errors(&errors)),
+            };
             let actor = UserId::new(actor.as_str()).map_err(|e| format!("--actor: {e}"))?;
             let request = ChangeRequest::new(actor, common::now(now.as_deref())?);
             let service = db::open(db)?;

@@ -42,6 +42,10 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
         None => Vec::new(),
     };
     let password = read_password()?;
+    if password.is_empty() {
+        // An empty read is a missing input (a forgotten pipe), not a password to judge.
+        return Err("no password on standard input".into());
+    }
     let context = PasswordContext::new()
         .with_words(args.context.iter().map(String::as_str))
         .with_history(&history);
