@@ -12,10 +12,15 @@ struct Serve {
 
 impl Serve {
     fn start(db: &Path) -> Self {
+        Self::start_with(db, &[])
+    }
+
+    fn start_with(db: &Path, extra: &[&str]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_whale-security"))
             .args(["serve", "--listen", "127.0.0.1:0", "--store", "store_cli1"])
             .arg("--db")
             .arg(db)
+            .args(extra)
             .env("RUST_LOG", "info")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -115,4 +120,58 @@ fn serve_without_a_store_on_an_empty_database_cannot_run() {
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("--store"));
+}
+
+/// A running `serve --db` cached each store's allowlist when it started and never read the
+/// file again, so `settings update` on the same database by another process was not enforced
+/// until a restart. The server now rereads every store each `--refresh-seconds`.
+#[test]
+fn serve_enforces_a_change_committed_by_another_process_on_the_same_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("security.db");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let mut server = Serve::start_with(&db, &["--refresh-seconds", "1"]);
+    let (lines, addr) = server.until_listening();
+    let key = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("api key (shown once, keep it now): "))
+        .unwrap()
+        .to_owned();
+    assert_eq!(runtime.block_on(get(&addr, &key)), 200);
+
+    let update = dir.path().join("update.json");
+    std::fs::write(
+        &update,
+        r#"{"ip_allowlist": {"enabled": true, "entries": [{"cidr": "198.51.100.0/24"}]}}"#,
+    )
+    .unwrap();
+    let status = Command::new(env!("CARGO_BIN_EXE_whale-security"))
+        .args([
+            "settings",
+            "update",
+            "--store",
+            "store_cli1",
+            "--actor",
+            "user_ops",
+        ])
+        .arg("--db")
+        .arg(&db)
+        .arg(&update)
+        .output()
+        .unwrap();
+    assert!(status.status.success(), "{status:?}");
+
+    // The refresher runs every second; give it a bounded number of chances.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let mut last = 0;
+    while std::time::Instant::now() < deadline {
+        last = runtime.block_on(get(&addr, &key));
+        if last == 403 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(last, 403, "the change made elsewhere was not enforced");
+    let (clean, log) = server.terminate();
+    assert!(clean, "{log}");
 }

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use whale_security::SecuritySettings;
 use whale_security::allowlist::parse_cidr;
@@ -50,6 +51,11 @@ pub struct Args {
     /// The largest request body accepted, in bytes.
     #[arg(long, default_value_t = ApiConfig::DEFAULT_BODY_LIMIT)]
     body_limit: usize,
+    /// With `--db`: how often, in seconds, to reread the settings of every store, so changes
+    /// made by other processes on the same file (`settings update`, another `serve`) take
+    /// effect; 0 turns it off. Changes made through this server take effect at once anyway.
+    #[arg(long, default_value_t = 2)]
+    refresh_seconds: u64,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -75,7 +81,42 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
         .as_ref()
         .ok_or("--db FILE (or --database-url URL) is required")?;
     let store = SqliteStore::open(db).map_err(|e| e.to_string())?;
-    serve_with(Arc::new(SecurityService::new(store)), args)
+    let service = Arc::new(SecurityService::new(store));
+    if args.refresh_seconds > 0 {
+        spawn_refresher(
+            Arc::clone(&service),
+            Duration::from_secs(args.refresh_seconds),
+        );
+    }
+    serve_with(service, args)
+}
+
+/// Rereads every store's settings each `interval`, so a change committed by another process on
+/// the same database reaches this server's allowlist cache within one interval. A store whose
+/// version did not move is left as it is.
+fn spawn_refresher<S: Store + 'static>(service: Arc<SecurityService<S>>, interval: Duration) {
+    std::thread::spawn(move || {
+        loop {
+            std::thread::sleep(interval);
+            let stores = match service.store().store_ids() {
+                Ok(stores) => stores,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot list stores to refresh");
+                    continue;
+                }
+            };
+            for store_id in &stores {
+                let before = service.cached_version(store_id);
+                match service.refresh(store_id) {
+                    Ok(version) if before != Some(version) => {
+                        tracing::info!(store = %store_id, %version, "settings changed elsewhere; refreshed");
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(store = %store_id, error = %e, "cannot refresh"),
+                }
+            }
+        }
+    });
 }
 
 /// Serves `service` until SIGINT or SIGTERM.
