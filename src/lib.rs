@@ -20,3 +20,7 @@ pub mod two_factor;
 pub use crate::allowlist::{IpDecision, Surface, check_ip};
 pub use crate::bounded::RangeError;
 pub use crate::settings::{SecuritySettings, SettingsError, SettingsErrors};
+
+/// The `chrono` this crate's signatures use (`DateTime<Utc>` everywhere time matters), so
+/// callers can name its types without matching its version by hand.
+pub use chrono;
