@@ -1,0 +1,73 @@
+//! Hostile requests: every answer is a documented client error with a JSON body, never a 500,
+//! and no request body is read more leniently than the settings reader reads a file.
+
+use reqwest::Method;
+
+use super::harness::{OFFICE, Server, expect_error, read};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeated_json_key_is_refused_by_every_endpoint_with_a_body() {
+    let server = Server::fresh().await;
+    let cases: [(Method, &str, &str, &str); 4] = [
+        (
+            Method::PUT,
+            "",
+            r#"{"session_policy": {"timeout_minutes": 30, "timeout_minutes": 60}}"#,
+            "session_policy.timeout_minutes",
+        ),
+        (
+            Method::POST,
+            "/ip-allowlist",
+            r#"{"cidr": "203.0.113.0/24", "cidr": "0.0.0.0/0"}"#,
+            "cidr",
+        ),
+        (
+            Method::PUT,
+            "/rotation-policy",
+            r#"{"interval_days": 90, "interval_days": 30}"#,
+            "interval_days",
+        ),
+        (
+            Method::POST,
+            "/rotate-keys",
+            r#"{"compromised": false, "compromised": true}"#,
+            "compromised",
+        ),
+    ];
+    for (method, path, body, field) in cases {
+        let response = server
+            .request(method.clone(), path, OFFICE)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let error = expect_error(response, 422, "validation_failed").await;
+        assert_eq!(
+            error["error"]["fields"][0]["path"], field,
+            "{method} {path}"
+        );
+    }
+    // Nothing was changed by any of them.
+    let (_, etag, _) = read(server.get("").send().await.unwrap()).await;
+    assert_eq!(etag.as_deref(), Some("\"1\""));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_utf8_in_a_body_is_malformed_json() {
+    let server = Server::fresh().await;
+    for body in [
+        b"{\"session_policy\": {\"\xff\": 1}}".to_vec(),
+        b"\xef\xbb\xbf{}".to_vec(),
+        b"{\"session_policy\": {}}\x00".to_vec(),
+    ] {
+        let response = server
+            .request(Method::PUT, "", OFFICE)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        expect_error(response, 400, "malformed_json").await;
+    }
+}
