@@ -416,11 +416,20 @@ fn parse<T: DeserializeOwned>(body: &[u8], empty_is_object: bool) -> Result<T, A
         .map_err(|e| ApiError::from(SettingsError::from_path_error("", &e)))
 }
 
-/// The version an `If-Match` header names: `"N"` or `N`; `None` without the header.
+/// The version an `If-Match` header names: `"N"` or `N`; `None` without the header. Two
+/// `If-Match` headers are refused: which one counts would be a guess.
 fn if_match(headers: &HeaderMap) -> Result<Option<Version>, ApiError> {
-    let Some(value) = headers.get(IF_MATCH) else {
+    let mut values = headers.get_all(IF_MATCH).iter();
+    let Some(value) = values.next() else {
         return Ok(None);
     };
+    if values.next().is_some() {
+        return Err(ApiError::new(
+            ErrorCode::InvalidHeader,
+            "send at most one `If-Match` header",
+        )
+        .with_field("If-Match", "repeated"));
+    }
     let invalid = || {
         ApiError::new(
             ErrorCode::InvalidHeader,

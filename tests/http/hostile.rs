@@ -71,3 +71,26 @@ async fn invalid_utf8_in_a_body_is_malformed_json() {
         expect_error(response, 400, "malformed_json").await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_if_match_headers_are_refused_rather_than_one_picked() {
+    let server = Server::fresh().await;
+    for (first, second) in [
+        ("\"1\"", "\"999\""),
+        ("\"999\"", "\"1\""),
+        ("\"1\"", "\"1\""),
+    ] {
+        let response = server
+            .request(Method::PUT, "", OFFICE)
+            .header("if-match", first)
+            .header("if-match", second)
+            .json(&serde_json::json!({"session_policy": {"timeout_minutes": 45}}))
+            .send()
+            .await
+            .unwrap();
+        let body = expect_error(response, 400, "invalid_header").await;
+        assert_eq!(body["error"]["fields"][0]["path"], "If-Match");
+    }
+    let (_, etag, _) = read(server.get("").send().await.unwrap()).await;
+    assert_eq!(etag.as_deref(), Some("\"1\""));
+}
