@@ -94,3 +94,56 @@ async fn two_if_match_headers_are_refused_rather_than_one_picked() {
     let (_, etag, _) = read(server.get("").send().await.unwrap()).await;
     assert_eq!(etag.as_deref(), Some("\"1\""));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_error_answer_echoes_the_presented_key() {
+    let server = Server::fresh().await;
+    let real = server.key.clone();
+    let tail = &real[real.len() - 12..];
+    for presented in [
+        format!("{real}!"),
+        format!("{}é", &real[..real.len() - 1]),
+        real[..real.len() - 1].to_owned(),
+        format!("{real}{real}"),
+        format!("wk_test_{}", &real[8..]),
+        real.to_uppercase(),
+    ] {
+        let response = server
+            .client
+            .get(&server.base)
+            .header("X-Forwarded-For", OFFICE)
+            .header("authorization", format!("Bearer {presented}"))
+            .send()
+            .await
+            .unwrap();
+        let (status, _, body) = read(response).await;
+        assert_eq!(status, 401, "{body}");
+        let text = body.to_string();
+        assert!(!text.contains(tail), "{text}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deeply_nested_and_very_wide_bodies_are_client_errors() {
+    let server = Server::fresh().await;
+    let deep = format!("{{\"a\":{}", "[".repeat(60_000));
+    let wide = format!(
+        "{{{}\"x\":0}}",
+        (0..4_000).map(|i| format!("\"k{i}\":[0],")).collect::<String>()
+    );
+    for (body, status, code) in [
+        (deep, 400, "malformed_json"),
+        (wide, 422, "validation_failed"),
+    ] {
+        let started = std::time::Instant::now();
+        let response = server
+            .request(Method::PUT, "", OFFICE)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        expect_error(response, status, code).await;
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    }
+}
