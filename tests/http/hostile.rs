@@ -129,7 +129,9 @@ async fn deeply_nested_and_very_wide_bodies_are_client_errors() {
     let deep = format!("{{\"a\":{}", "[".repeat(60_000));
     let wide = format!(
         "{{{}\"x\":0}}",
-        (0..4_000).map(|i| format!("\"k{i}\":[0],")).collect::<String>()
+        (0..4_000)
+            .map(|i| format!("\"k{i}\":[0],"))
+            .collect::<String>()
     );
     for (body, status, code) in [
         (deep, 400, "malformed_json"),
