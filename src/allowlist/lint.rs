@@ -342,6 +342,10 @@ const SPECIAL_PURPOSE: &[(&str, &str)] = &[
         "64:ff9b:1::/48",
         "local-use NAT64 (RFC 8215); not matched as IPv4",
     ),
+    (
+        "::/8",
+        "reserved by the IETF (RFC 4291); IPv4-mapped clients are matched as IPv4 only",
+    ),
     ("fc00::/7", "unique-local (RFC 4193)"),
     ("fe80::/10", "link-local (RFC 4291)"),
     ("2001:db8::/32", "documentation (RFC 3849)"),
@@ -366,6 +370,9 @@ mod tests {
             ("64:ff9b::cb00:7109/128", "64:ff9b::/96"),
             ("64:ff9b:1::/48", "64:ff9b:1::/48"),
             ("::cb00:7100/120", "::/96"),
+            // Spans `::ffff:0:0/96` yet matches no IPv4 client: those are matched as IPv4.
+            ("::fffe:0:0/95", "::/8"),
+            ("::/64", "::/8"),
         ] {
             let cidr: Cidr = text.parse().unwrap();
             let (found, _) = special_purpose(cidr).unwrap();
