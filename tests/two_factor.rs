@@ -232,3 +232,99 @@ proptest! {
         }
     }
 }
+
+/// Hostile TOTP input: look-alike digits, padding, extreme instants and parameters.
+mod hostile_totp {
+    use super::*;
+
+    fn key(params: TotpParams) -> TotpKey {
+        let secret = TotpSecret::from_base32("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP").unwrap();
+        TotpKey::new(&secret, params).unwrap()
+    }
+
+    #[test]
+    fn only_exactly_the_ascii_digits_of_the_right_code_are_accepted() {
+        let key = key(TotpParams::default());
+        let now = DateTime::from_timestamp(1_773_136_800, 0).unwrap();
+        let step = key.step_at(now).unwrap();
+        let code = key.code_at_step(step).unwrap();
+        assert_eq!(key.check(&code, now, None), TotpCheck::Accept { step });
+        let arabic: String = code
+            .chars()
+            .map(|c| char::from_u32(0x0660 + c.to_digit(10).unwrap()).unwrap())
+            .collect();
+        let fullwidth: String = code
+            .chars()
+            .map(|c| char::from_u32(0xFF10 + c.to_digit(10).unwrap()).unwrap())
+            .collect();
+        for odd in [
+            format!(" {}", code.as_str()),
+            format!("{} ", code.as_str()),
+            format!("{}\n", code.as_str()),
+            format!("{} {}", &code[..3], &code[3..]),
+            format!("+{}", &code[1..]),
+            format!("0{}", code.as_str()),
+            arabic,
+            fullwidth,
+            String::new(),
+        ] {
+            assert!(
+                matches!(
+                    key.check(&odd, now, None),
+                    TotpCheck::Reject(TotpRejection::Malformed { .. })
+                ),
+                "{odd:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn instants_before_1970_and_at_the_end_of_time_never_panic_and_fail_closed() {
+        for params in [
+            TotpParams::new(TotpAlgorithm::Sha1, 6, 1, 10).unwrap(),
+            TotpParams::new(TotpAlgorithm::Sha512, 8, 600, 0).unwrap(),
+        ] {
+            let key = key(params);
+            let before = DateTime::from_timestamp(-1, 0).unwrap();
+            for now in [DateTime::<Utc>::MIN_UTC, before] {
+                let code = "0".repeat(usize::from(params.digits.get()));
+                assert_eq!(
+                    key.check(&code, now, None),
+                    TotpCheck::Reject(TotpRejection::BeforeEpoch)
+                );
+            }
+            let end = DateTime::<Utc>::MAX_UTC;
+            let step = key.step_at(end).unwrap();
+            let code = key.code_at_step(step).unwrap();
+            assert_eq!(key.check(&code, end, None), TotpCheck::Accept { step });
+            assert!(matches!(
+                key.check(&code, end, Some(step)),
+                TotpCheck::Reject(TotpRejection::Replayed { .. })
+            ));
+            // A lockout starting at the end of time never ends.
+            let throttle = ThrottlePolicy {
+                max_failures: MaxFailures::new(1).unwrap(),
+                lockout_seconds: LockoutSeconds::new(86_400).unwrap(),
+            };
+            let locked = verify_totp(&key, "x", &TotpState::default(), &throttle, end);
+            assert_eq!(locked.state.locked_until, Some(end));
+        }
+    }
+
+    #[test]
+    fn secrets_with_characters_outside_base32_are_refused_without_echoing_them() {
+        for bad in [
+            "JBSWY3DPEHPK3PXP0BSWY3DPEHPK3PXP",
+            "JBSWY3DPEHPK3PXP1BSWY3DPEHPK3PXP",
+            "JBSWY3DPEHPK3PXPÉBSWY3DPEHPK3PX",
+            "JBSWY3DPEHPK3PXP\u{a0}JBSWY3DPEHPK3PXP",
+            "JBSWY3DP=EHPK3PXPJBSWY3DPEHPK3PXP",
+            "JBSWY3DPEHPK3PX",
+            "",
+        ] {
+            let error = TotpSecret::from_base32(bad).unwrap_err();
+            let text = format!("{error} {error:?}");
+            assert!(!text.contains("JBSWY3DP"), "{text}");
+        }
+    }
+}

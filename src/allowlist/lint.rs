@@ -328,6 +328,24 @@ const SPECIAL_PURPOSE: &[(&str, &str)] = &[
     ("240.0.0.0/4", "reserved (RFC 1112)"),
     ("::/128", "unspecified (RFC 4291)"),
     ("::1/128", "loopback (RFC 4291)"),
+    // Embedded-IPv4 forms: only `::ffff:a.b.c.d` is matched as IPv4, so an entry written in
+    // one of these forms never matches the IPv4 client it names.
+    (
+        "::/96",
+        "IPv4-compatible, deprecated (RFC 4291); not matched as IPv4",
+    ),
+    (
+        "64:ff9b::/96",
+        "NAT64 well-known prefix (RFC 6052); not matched as IPv4",
+    ),
+    (
+        "64:ff9b:1::/48",
+        "local-use NAT64 (RFC 8215); not matched as IPv4",
+    ),
+    (
+        "::/8",
+        "reserved by the IETF (RFC 4291); IPv4-mapped clients are matched as IPv4 only",
+    ),
     ("fc00::/7", "unique-local (RFC 4193)"),
     ("fe80::/10", "link-local (RFC 4291)"),
     ("2001:db8::/32", "documentation (RFC 3849)"),
@@ -342,6 +360,26 @@ mod tests {
         for (text, _) in SPECIAL_PURPOSE {
             assert!(text.parse::<Cidr>().is_ok(), "{text}");
         }
+    }
+
+    #[test]
+    fn ipv4_embedding_ranges_no_client_sends_from_are_special_purpose() {
+        // An admin writing the NAT64 or IPv4-compatible form of an IPv4 client gets an entry
+        // that never matches that client: the matcher maps only `::ffff:a.b.c.d` to IPv4.
+        for (text, range) in [
+            ("64:ff9b::cb00:7109/128", "64:ff9b::/96"),
+            ("64:ff9b:1::/48", "64:ff9b:1::/48"),
+            ("::cb00:7100/120", "::/96"),
+            // Spans `::ffff:0:0/96` yet matches no IPv4 client: those are matched as IPv4.
+            ("::fffe:0:0/95", "::/8"),
+            ("::/64", "::/8"),
+        ] {
+            let cidr: Cidr = text.parse().unwrap();
+            let (found, _) = special_purpose(cidr).unwrap();
+            assert_eq!(found.to_string(), range, "{text}");
+        }
+        let loopback: Cidr = "::1/128".parse().unwrap();
+        assert_eq!(special_purpose(loopback).unwrap().1, "loopback (RFC 4291)");
     }
 
     #[test]

@@ -400,17 +400,36 @@ fn parse<T: DeserializeOwned>(body: &[u8], empty_is_object: bool) -> Result<T, A
     } else {
         body
     };
-    let value: serde_json::Value =
-        serde_json::from_slice(body).map_err(|e| ApiError::from(SettingsError::syntax(&e)))?;
+    // Read as strictly as a settings file: a repeated key is refused, whichever copy a proxy
+    // or a reviewer would have believed.
+    let text = std::str::from_utf8(body).map_err(|e| {
+        ApiError::new(
+            ErrorCode::MalformedJson,
+            format!(
+                "the request body is not UTF-8 (invalid byte at offset {})",
+                e.valid_up_to()
+            ),
+        )
+    })?;
+    let value = crate::settings::json::parse(text).map_err(ApiError::from)?;
     serde_path_to_error::deserialize(value)
         .map_err(|e| ApiError::from(SettingsError::from_path_error("", &e)))
 }
 
-/// The version an `If-Match` header names: `"N"` or `N`; `None` without the header.
+/// The version an `If-Match` header names: `"N"` or `N`; `None` without the header. Two
+/// `If-Match` headers are refused: which one counts would be a guess.
 fn if_match(headers: &HeaderMap) -> Result<Option<Version>, ApiError> {
-    let Some(value) = headers.get(IF_MATCH) else {
+    let mut values = headers.get_all(IF_MATCH).iter();
+    let Some(value) = values.next() else {
         return Ok(None);
     };
+    if values.next().is_some() {
+        return Err(ApiError::new(
+            ErrorCode::InvalidHeader,
+            "send at most one `If-Match` header",
+        )
+        .with_field("If-Match", "repeated"));
+    }
     let invalid = || {
         ApiError::new(
             ErrorCode::InvalidHeader,

@@ -11,7 +11,7 @@
 //! rotation grace period is shorter than the rotation interval.
 
 mod error;
-mod json;
+pub(crate) mod json;
 mod update;
 pub mod view;
 

@@ -2,6 +2,7 @@
 //! real lists; the fuzz corpus replay.
 
 mod fuzz_corpus;
+mod hostile;
 mod matcher;
 mod prefixes;
 mod real_lists;

@@ -8,4 +8,5 @@
 mod endpoints;
 mod errors;
 mod harness;
+mod hostile;
 mod keys;
