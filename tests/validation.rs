@@ -262,3 +262,43 @@ proptest! {
         prop_assert_eq!(settings, again);
     }
 }
+
+/// Repeated POSTs could grow an allowlist without bound, and every write rewrites the whole
+/// document. A list over `IpAllowlist::MAX_ENTRIES` is refused when read, and adding one entry
+/// to a full list is refused too.
+#[test]
+fn an_allowlist_over_the_entry_limit_is_refused_when_read_and_when_added_to() {
+    use whale_security::allowlist::{Cidr, IpAllowlist};
+    use whale_security::id::UserId;
+    use whale_security::settings::{NewEntry, add_entry};
+
+    let max = IpAllowlist::MAX_ENTRIES;
+    let entry = |i: usize| {
+        serde_json::json!({
+            "id": format!("ip_{i}"),
+            "cidr": format!("10.{}.{}.{}/32", i >> 16, (i >> 8) & 0xff, i & 0xff),
+            "added_at": "2026-03-10T10:00:00.000Z",
+        })
+    };
+    let mut doc = spec_settings();
+    doc["ip_allowlist"]["entries"] = (0..max).map(entry).collect();
+    let full = SecuritySettings::from_json(&doc.to_string()).unwrap();
+
+    let now = whale_security::time::parse("2026-03-10T12:00:00Z").unwrap();
+    let one_more = NewEntry {
+        cidr: "192.0.2.1".parse::<Cidr>().unwrap(),
+        label: Default::default(),
+        expires_at: None,
+    };
+    let err = add_entry(&full, one_more, &UserId::new("user_a").unwrap(), now).unwrap_err();
+    assert!(
+        matches!(err.as_slice(), [SettingsError::TooManyEntries { count, .. }] if *count == max + 1),
+        "{err}"
+    );
+
+    doc["ip_allowlist"]["entries"] = (0..=max).map(entry).collect();
+    assert_eq!(
+        paths(SecuritySettings::from_json(&doc.to_string())),
+        ["ip_allowlist.entries"]
+    );
+}

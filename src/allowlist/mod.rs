@@ -97,6 +97,13 @@ pub struct IpAllowlist {
     pub entries: Vec<AllowlistEntry>,
 }
 
+impl IpAllowlist {
+    /// The most entries a stored allowlist may hold (checked when settings are read or
+    /// changed). Published cloud ranges fit with room to spare (Azure's public IPv4 ranges are
+    /// about 37 500); the compiled matcher itself has no such limit.
+    pub const MAX_ENTRIES: usize = 50_000;
+}
+
 /// One allowed network.
 #[derive(Clone, Debug, Eq, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

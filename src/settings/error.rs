@@ -73,6 +73,19 @@ pub enum SettingsError {
         /// The repeated id.
         id: EntryId,
     },
+    /// The allowlist has more entries than [`IpAllowlist::MAX_ENTRIES`]: every write rewrites
+    /// the whole document, so an unbounded list would make each change slower than the last.
+    ///
+    /// [`IpAllowlist::MAX_ENTRIES`]: crate::allowlist::IpAllowlist::MAX_ENTRIES
+    #[error("{path}: {count} entries; at most {max} are allowed")]
+    TooManyEntries {
+        /// The list's path.
+        path: String,
+        /// How many entries the list would have.
+        count: usize,
+        /// The most it may have.
+        max: usize,
+    },
     /// No allowlist entry has this id.
     #[error("ip_allowlist.entries: no entry has id `{id}`")]
     EntryNotFound {
@@ -101,6 +114,7 @@ impl SettingsError {
             | Self::DuplicateField { path, .. }
             | Self::GraceNotShorterThanInterval { path, .. }
             | Self::DuplicateEntryId { path, .. }
+            | Self::TooManyEntries { path, .. }
             | Self::TimeOutOfRange { path } => path,
         }
     }

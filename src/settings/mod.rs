@@ -279,6 +279,14 @@ impl SecuritySettings {
                 interval_days: rotation.interval_days.get(),
             });
         }
+        let count = self.ip_allowlist.entries.len();
+        if count > IpAllowlist::MAX_ENTRIES {
+            errors.push(SettingsError::TooManyEntries {
+                path: "ip_allowlist.entries".into(),
+                count,
+                max: IpAllowlist::MAX_ENTRIES,
+            });
+        }
         let mut seen = HashSet::new();
         for (i, entry) in self.ip_allowlist.entries.iter().enumerate() {
             if !seen.insert(&entry.id) {
