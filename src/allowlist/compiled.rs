@@ -267,7 +267,7 @@ impl CompiledAllowlist {
             IpAddr::V4(a) => self.set.contains_v4(a),
             IpAddr::V6(a) => self.set.contains_v6(a),
         };
-        if found || self.live_expiring(ip, now).next().is_some() {
+        if found | (!self.expiring.is_empty() && self.live_expiring(ip, now).next().is_some()) {
             Access::Allow
         } else {
             Access::Deny
@@ -297,7 +297,7 @@ impl CompiledAllowlist {
                 IpAddr::V4(a) => self.set.contains_v4(a),
                 IpAddr::V6(a) => self.set.contains_v6(a),
             };
-            if found || self.live_expiring(ip, now).next().is_some() {
+            if found | (!self.expiring.is_empty() && self.live_expiring(ip, now).next().is_some()) {
                 Access::Allow
             } else {
                 Access::Deny
