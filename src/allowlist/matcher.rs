@@ -24,7 +24,10 @@
 //! - **Search.** A branch-free binary search over the bucket's few keys.
 //!
 //! IPv6 prefixes of length `<= 64` (nearly all real ones) are looked up on the top 64 bits only;
-//! longer ones live in a separate sorted `u128` array, searched only when it is not empty.
+//! longer ones live in a separate sorted `u128` array. A second, small [`RankIndex`] holds the
+//! top-64-bit ranges those long intervals touch, and the array is searched only for a key inside
+//! one of them: without it every miss on the full BGP table (83 such prefixes) paid a binary
+//! search of the array, 13.3 ns per lookup instead of 6.2 on the 1 %-hit stream.
 //!
 //! [`Ranked`] answers the other question, "which entry is the most specific one containing the
 //! address": the prefixes are flattened into elementary segments, each labelled with the
@@ -85,6 +88,10 @@ pub(super) struct IntervalSet {
     short: RankIndex,
     /// Boundaries of the IPv6 prefixes longer than 64 (usually none).
     long: Box<[u128]>,
+    /// Boundaries of the top-64-bit ranges that `long`'s intervals touch, so a key outside
+    /// them skips the search of `long` after one directory lookup (the full BGP table has 83
+    /// such prefixes, which every miss would otherwise binary-search).
+    long_hint: RankIndex,
 }
 
 impl IntervalSet {
@@ -94,6 +101,7 @@ impl IntervalSet {
         Self {
             short: RankIndex::new(&bounds),
             long: Box::default(),
+            long_hint: RankIndex::new(&[]),
         }
     }
 
@@ -108,9 +116,14 @@ impl IntervalSet {
                 long.push((start, len));
             }
         }
+        let long = boundaries(&mut long);
         Self {
             short: RankIndex::new(&boundaries(&mut short)),
-            long: boundaries(&mut long).into_boxed_slice(),
+            long_hint: RankIndex::new(&high_ranges(
+                long.chunks(2)
+                    .map(|b| (b.first().copied().unwrap_or(0), b.get(1).copied())),
+            )),
+            long: long.into_boxed_slice(),
         }
     }
 
@@ -123,8 +136,11 @@ impl IntervalSet {
     /// Whether the IPv6 `key` is in the set (only for a set built by [`v6`](Self::v6)).
     #[inline]
     pub(super) fn contains_v6(&self, key: u128) -> bool {
-        self.short.rank(high_half(key)) & 1 == 1
-            || (!self.long.is_empty() && self.long.partition_point(|b| *b <= key) & 1 == 1)
+        let high = high_half(key);
+        self.short.rank(high) & 1 == 1
+            || (!self.long.is_empty()
+                && self.long_hint.rank(high) & 1 == 1
+                && self.long.partition_point(|b| *b <= key) & 1 == 1)
     }
 
     /// The number of disjoint intervals (the long IPv6 prefixes are merged among themselves).
@@ -140,6 +156,7 @@ impl IntervalSet {
         self.short
             .bytes()
             .saturating_add(self.long.len().saturating_mul(size_of::<u128>()))
+            .saturating_add(self.long_hint.bytes())
     }
 }
 
@@ -319,6 +336,31 @@ fn count_le<S: Copy + Ord>(keys: &[S], x: S) -> usize {
     lo.wrapping_add(usize::from(keys.get(lo).is_some_and(|k| *k <= x)))
 }
 
+/// The strictly increasing boundaries of the top-64-bit ranges touched by the sorted,
+/// disjoint `u128` ranges `[start, end)` (`end` `None` for the top of the space).
+fn high_ranges(ranges: impl Iterator<Item = (u128, Option<u128>)>) -> Vec<u64> {
+    let mut bounds = Vec::new();
+    let mut open: Option<(u64, u64)> = None;
+    for (start, end) in ranges {
+        let (first, last) = (
+            high_half(start),
+            end.map_or(u64::MAX, |e| high_half(e.saturating_sub(1))),
+        );
+        open = match open {
+            Some((s, l)) if l.checked_next().is_none_or(|n| first <= n) => Some((s, l.max(last))),
+            Some((s, l)) => {
+                push_interval(&mut bounds, s, l);
+                Some((first, last))
+            }
+            None => Some((first, last)),
+        };
+    }
+    if let Some((s, l)) = open {
+        push_interval(&mut bounds, s, l);
+    }
+    bounds
+}
+
 /// The top 64 bits of an IPv6 key.
 #[inline]
 fn high_half(key: u128) -> u64 {
@@ -367,6 +409,9 @@ pub(super) struct Ranked {
     long: Box<[u128]>,
     /// The entry index of each long segment, or [`NO_ENTRY`].
     long_entries: Box<[u32]>,
+    /// Boundaries of the top-64-bit ranges the long segments with an entry touch, as in
+    /// [`IntervalSet`].
+    long_hint: RankIndex,
 }
 
 impl Ranked {
@@ -380,6 +425,7 @@ impl Ranked {
             short_entries: entries.into_boxed_slice(),
             long: Box::default(),
             long_entries: Box::default(),
+            long_hint: RankIndex::new(&[]),
         }
     }
 
@@ -397,11 +443,19 @@ impl Ranked {
         }
         let (short_starts, short_entries) = segments(&mut short);
         let (long, long_entries) = segments(&mut long);
+        let long_hint = RankIndex::new(&high_ranges(
+            long.iter()
+                .zip(&long_entries)
+                .enumerate()
+                .filter(|(_, (_, e))| **e != NO_ENTRY)
+                .map(|(i, (s, _))| (*s, long.get(i.wrapping_add(1)).copied())),
+        ));
         Self {
             short: RankIndex::new(&short_starts),
             short_entries: short_entries.into_boxed_slice(),
             long: long.into_boxed_slice(),
             long_entries: long_entries.into_boxed_slice(),
+            long_hint,
         }
     }
 
@@ -414,13 +468,14 @@ impl Ranked {
     /// The entry of the most specific IPv6 prefix containing `key`, or [`NO_ENTRY`].
     #[inline]
     pub(super) fn lookup_v6(&self, key: u128) -> u32 {
-        if !self.long.is_empty() {
+        let high = high_half(key);
+        if !self.long.is_empty() && self.long_hint.rank(high) & 1 == 1 {
             let long = segment_entry(&self.long_entries, self.long.partition_point(|s| *s <= key));
             if long != NO_ENTRY {
                 return long;
             }
         }
-        segment_entry(&self.short_entries, self.short.rank(high_half(key)))
+        segment_entry(&self.short_entries, self.short.rank(high))
     }
 
     /// Heap bytes held.
@@ -430,6 +485,7 @@ impl Ranked {
             .saturating_add(size_of_val::<[u32]>(&self.short_entries))
             .saturating_add(size_of_val::<[u128]>(&self.long))
             .saturating_add(size_of_val::<[u32]>(&self.long_entries))
+            .saturating_add(self.long_hint.bytes())
     }
 }
 
@@ -654,6 +710,38 @@ mod tests {
         assert_eq!(r.lookup_v4(0x0b12_0000), 4);
         assert_eq!(r.lookup_v4(0x0c00_0000), NO_ENTRY);
         assert_eq!(r.lookup_v4(0x0900_0000), NO_ENTRY);
+    }
+
+    #[test]
+    fn ipv6_long_prefixes_match_across_a_64_bit_boundary_and_at_the_top() {
+        // Two /65s merge into one interval that crosses from one /64 into the next.
+        let a = (0x2001_0db8_0000_0000u128 << 64) | (1 << 63);
+        let b = 0x2001_0db8_0000_0001u128 << 64;
+        let prefixes = [
+            (a, 65u8, 0u32),
+            (b, 65, 1),
+            (u128::MAX, 128, 2),
+            (0x2400_0000_0000_0000_0000_0000_0000_0010, 124, 3),
+            (0x2001_0db8_0001u128 << 80, 48, 4),
+        ];
+        let set = IntervalSet::v6(&prefixes.map(|(s, l, _)| (s, l)));
+        let ranked = Ranked::v6(&prefixes);
+        for (start, len, entry) in prefixes {
+            let last = start.prefix_last(len);
+            assert!(
+                set.contains_v6(start) && set.contains_v6(last),
+                "{start:#x}"
+            );
+            assert_eq!(ranked.lookup_v6(last), entry, "{start:#x}");
+        }
+        assert!(!set.contains_v6(a - 1));
+        assert_eq!(ranked.lookup_v6(a - 1), NO_ENTRY);
+        assert!(!set.contains_v6(u128::MAX - 1));
+        assert_eq!(ranked.lookup_v6(u128::MAX - 1), NO_ENTRY);
+        assert!(!set.contains_v6(0x2400_0000_0000_0000_0000_0000_0000_0020));
+        assert_eq!(ranked.lookup_v6(b | (1 << 63)), NO_ENTRY);
+        assert!(!set.contains_v6(b | (1 << 63)));
+        assert_eq!(ranked.lookup_v6((0x2001_0db8_0001u128 << 80) | 9), 4);
     }
 
     #[test]

@@ -47,7 +47,7 @@
 //!   IPv6 boundaries of prefixes longer than /64, if any, and `O(e)` for `e` live expiring
 //!   entries when the fast structure says no.
 //! - memory of the allow/deny structure: `2m` stored keys (2, 4 or 8 bytes) plus `4 * 2^k`
-//!   bytes of directory: 0.81 bytes per prefix on the full IPv4 BGP table, 5.31 on the
+//!   bytes of directory: 0.81 bytes per prefix on the full IPv4 BGP table, 5.35 on the
 //!   IPv6 one (whose few /49../64 prefixes leave 64-bit keys). [`CidrSet::heap_bytes`] reports
 //!   it.
 //! - the naming structure: at most `2n + 1` segments of one stored key plus a `u32` each, and
