@@ -239,3 +239,11 @@ pub(crate) fn revoked_copy(key: &StoredKey, at: DateTime<Utc>) -> Result<StoredK
         detail: e.to_string(),
     })
 }
+
+/// The error for a rotation whose key changes belong to another store than the settings
+/// written with them: a caller bug, refused before anything is written.
+pub(crate) fn mismatched_store(changes: &StoreId, settings: &StoreId) -> StoreError {
+    StoreError::Backend {
+        detail: format!("key changes of `{changes}` written with the settings of `{settings}`"),
+    }
+}

@@ -32,6 +32,8 @@ mod members;
 mod memory;
 #[cfg(feature = "postgres")]
 mod postgres;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod rows;
 mod sessions;
 #[cfg(feature = "sqlite")]
 mod sqlite;
@@ -53,8 +55,8 @@ use crate::bounded::bounded_int;
 use crate::id::{KeyId, StoreId, UserId};
 use crate::session::SessionId;
 
-pub(crate) use self::keys::revoked_copy;
 pub use self::keys::{ApiKeyStore, KeyChanges, KeyUpdate};
+pub(crate) use self::keys::{mismatched_store, revoked_copy};
 pub use self::members::{MemberStore, StateSwap, StoredTotp, TotpStore};
 pub use self::memory::MemoryStore;
 #[cfg(feature = "postgres")]

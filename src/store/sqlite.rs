@@ -11,6 +11,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
+use super::rows::{read_sequence, read_settings, read_version, write_json};
 use super::{
     AuditEntry, AuditLog, AuditPage, AuditQuery, Committed, SettingsStore, StoreError, Version,
     Versioned,
@@ -550,48 +551,6 @@ fn ceil_millis(t: DateTime<Utc>) -> i64 {
     } else {
         ms.saturating_add(1)
     }
-}
-
-fn read_settings(store_id: &StoreId, document: &str) -> Result<SecuritySettings, StoreError> {
-    let corrupt = |detail: String| StoreError::CorruptRecord {
-        what: "settings",
-        key: store_id.to_string(),
-        detail,
-    };
-    let settings = SecuritySettings::from_json(document).map_err(|e| corrupt(e.to_string()))?;
-    if settings.store_id() != store_id {
-        return Err(corrupt(format!(
-            "the document belongs to `{}`",
-            settings.store_id()
-        )));
-    }
-    Ok(settings)
-}
-
-fn write_json(settings: &SecuritySettings) -> Result<String, StoreError> {
-    serde_json::to_string(settings).map_err(|e| StoreError::Backend {
-        detail: format!("cannot serialize settings: {e}"),
-    })
-}
-
-fn read_version(store_id: &StoreId, n: i64) -> Result<Version, StoreError> {
-    u64::try_from(n)
-        .ok()
-        .filter(|&n| n >= 1)
-        .map(Version::new)
-        .ok_or_else(|| StoreError::CorruptRecord {
-            what: "settings",
-            key: store_id.to_string(),
-            detail: format!("version `{n}` is not a positive number"),
-        })
-}
-
-fn read_sequence(store_id: &StoreId, n: i64) -> Result<u64, StoreError> {
-    u64::try_from(n).map_err(|_| StoreError::CorruptRecord {
-        what: "audit entry",
-        key: format!("{store_id}#{n}"),
-        detail: "the sequence number is negative".into(),
-    })
 }
 
 fn sql_version(version: Version) -> Result<i64, StoreError> {

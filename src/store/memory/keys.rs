@@ -8,7 +8,9 @@ use crate::SecuritySettings;
 use crate::api_keys::{KeyDigest, StoredKey};
 use crate::audit::AuditRecord;
 use crate::id::{KeyId, StoreId};
-use crate::store::{ApiKeyStore, Committed, KeyChanges, StoreError, Version, revoked_copy};
+use crate::store::{
+    ApiKeyStore, Committed, KeyChanges, StoreError, Version, mismatched_store, revoked_copy,
+};
 
 impl ApiKeyStore for MemoryStore {
     fn insert_key(&self, key: &StoredKey, audit: &AuditRecord) -> Result<u64, StoreError> {
@@ -151,11 +153,5 @@ impl Inner {
             .or_default()
             .push(key.id().clone());
         self.keys.insert(key.id().clone(), key);
-    }
-}
-
-pub(super) fn mismatched_store(changes: &StoreId, settings: &StoreId) -> StoreError {
-    StoreError::Backend {
-        detail: format!("key changes of `{changes}` written with the settings of `{settings}`"),
     }
 }

@@ -18,6 +18,7 @@ use postgres::{Client, IsolationLevel, NoTls, Transaction};
 use r2d2::{NopErrorHandler, Pool};
 use r2d2_postgres::PostgresConnectionManager;
 
+use super::rows::{read_sequence, read_settings, read_version, write_json, write_record};
 use super::{
     AuditEntry, AuditLog, AuditPage, AuditQuery, Committed, SettingsStore, StoreError, Version,
     Versioned,
@@ -624,54 +625,6 @@ fn read_store_id(text: &str) -> Result<StoreId, StoreError> {
         what: "settings",
         key: crate::quote::shorten(text),
         detail: e.to_string(),
-    })
-}
-
-fn read_settings(store_id: &StoreId, document: &str) -> Result<SecuritySettings, StoreError> {
-    let corrupt = |detail: String| StoreError::CorruptRecord {
-        what: "settings",
-        key: store_id.to_string(),
-        detail,
-    };
-    let settings = SecuritySettings::from_json(document).map_err(|e| corrupt(e.to_string()))?;
-    if settings.store_id() != store_id {
-        return Err(corrupt(format!(
-            "the document belongs to `{}`",
-            settings.store_id()
-        )));
-    }
-    Ok(settings)
-}
-
-fn write_json(settings: &SecuritySettings) -> Result<String, StoreError> {
-    serde_json::to_string(settings).map_err(|e| StoreError::Backend {
-        detail: format!("cannot serialize settings: {e}"),
-    })
-}
-
-fn write_record(record: &AuditRecord) -> Result<String, StoreError> {
-    serde_json::to_string(record).map_err(|e| StoreError::Backend {
-        detail: format!("cannot serialize the audit record: {e}"),
-    })
-}
-
-fn read_version(store_id: &StoreId, n: i64) -> Result<Version, StoreError> {
-    u64::try_from(n)
-        .ok()
-        .filter(|&n| n >= 1)
-        .map(Version::new)
-        .ok_or_else(|| StoreError::CorruptRecord {
-            what: "settings",
-            key: store_id.to_string(),
-            detail: format!("version `{n}` is not a positive number"),
-        })
-}
-
-fn read_sequence(store_id: &StoreId, n: i64) -> Result<u64, StoreError> {
-    u64::try_from(n).map_err(|_| StoreError::CorruptRecord {
-        what: "audit entry",
-        key: format!("{store_id}#{n}"),
-        detail: "the sequence number is negative".into(),
     })
 }
 

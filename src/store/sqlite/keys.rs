@@ -12,7 +12,9 @@ use crate::SecuritySettings;
 use crate::api_keys::{Environment, KeyDigest, KeyRecord, StoredKey};
 use crate::audit::AuditRecord;
 use crate::id::{KeyId, StoreId};
-use crate::store::{ApiKeyStore, Committed, KeyChanges, StoreError, Version, revoked_copy};
+use crate::store::{
+    ApiKeyStore, Committed, KeyChanges, StoreError, Version, mismatched_store, revoked_copy,
+};
 
 impl ApiKeyStore for SqliteStore {
     fn insert_key(&self, key: &StoredKey, audit: &AuditRecord) -> Result<u64, StoreError> {
@@ -120,12 +122,7 @@ impl ApiKeyStore for SqliteStore {
     ) -> Result<Committed, StoreError> {
         let store_id = settings.store_id();
         if changes.store_id() != store_id {
-            return Err(StoreError::Backend {
-                detail: format!(
-                    "key changes of `{}` written with the settings of `{store_id}`",
-                    changes.store_id()
-                ),
-            });
+            return Err(mismatched_store(changes.store_id(), store_id));
         }
         let document = write_json(settings)?;
         let mut conn = self.lock()?;

@@ -7,6 +7,7 @@ use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use super::{SqliteStore, append, read_sequence};
 use crate::audit::AuditRecord;
 use crate::id::{StoreId, UserId};
+use crate::store::rows::{corrupt_totp, read_member};
 use crate::store::{MemberStore, StateSwap, StoreError, StoredTotp, TotpStore};
 use crate::two_factor::Member;
 use crate::two_factor::totp::{TotpParams, TotpSecret, TotpState};
@@ -295,28 +296,4 @@ impl RawTotp {
             state: self.state.into_state(store_id, user_id)?,
         })
     }
-}
-
-fn corrupt_totp(store_id: &StoreId, user_id: &UserId, detail: String) -> StoreError {
-    StoreError::CorruptRecord {
-        what: "totp factor",
-        key: format!("{store_id}/{user_id}"),
-        detail,
-    }
-}
-
-fn read_member(store_id: &StoreId, user: &str, doc: &str) -> Result<Member, StoreError> {
-    let corrupt = |detail: String| StoreError::CorruptRecord {
-        what: "member",
-        key: format!("{store_id}/{}", crate::quote::shorten(user)),
-        detail,
-    };
-    let member: Member = serde_json::from_str(doc).map_err(|e| corrupt(e.to_string()))?;
-    if member.user_id.as_str() != user {
-        return Err(corrupt(format!(
-            "the document belongs to `{}`",
-            member.user_id
-        )));
-    }
-    Ok(member)
 }
