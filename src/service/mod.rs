@@ -261,18 +261,7 @@ impl<S: Store> SecurityService<S> {
             self.commit(store_id, expected, request, |current| {
                 apply(current, update, &request.actor, request.now)
             })?;
-        let response = UpdateResponse::new(
-            &applied.settings,
-            update,
-            &self.member_counts(&applied.settings)?,
-        );
-        Ok(Updated {
-            settings: applied.settings,
-            version,
-            committed,
-            changes: applied.audit.changes,
-            response,
-        })
+        self.updated(applied, committed, version, update)
     }
 
     /// The allowlist of `store_id` (the spec's list operation), with the settings' version.
@@ -303,26 +292,13 @@ impl<S: Store> SecurityService<S> {
                 added = Some(entry);
                 Ok(applied)
             })?;
-        let update = SettingsUpdate {
-            ip_allowlist: Some(crate::settings::AllowlistUpdate::default()),
-            ..SettingsUpdate::default()
-        };
-        let response = UpdateResponse::new(
-            &applied.settings,
-            &update,
-            &self.member_counts(&applied.settings)?,
-        );
         let entry = added.ok_or_else(|| StoreError::Backend {
             detail: "the new entry was not returned".into(),
         })?;
-        let updated = Updated {
-            settings: applied.settings,
-            version,
-            committed,
-            changes: applied.audit.changes,
-            response,
-        };
-        Ok((entry, updated))
+        Ok((
+            entry,
+            self.updated(applied, committed, version, &allowlist_touched())?,
+        ))
     }
 
     /// Removes the allowlist entry `entry_id` from settings read at `expected`.
@@ -342,22 +318,7 @@ impl<S: Store> SecurityService<S> {
             self.commit(store_id, expected, request, |current| {
                 remove_entry(current, entry_id, &request.actor, request.now)
             })?;
-        let update = SettingsUpdate {
-            ip_allowlist: Some(crate::settings::AllowlistUpdate::default()),
-            ..SettingsUpdate::default()
-        };
-        let response = UpdateResponse::new(
-            &applied.settings,
-            &update,
-            &self.member_counts(&applied.settings)?,
-        );
-        Ok(Updated {
-            settings: applied.settings,
-            version,
-            committed,
-            changes: applied.audit.changes,
-            response,
-        })
+        self.updated(applied, committed, version, &allowlist_touched())
     }
 
     /// The API key rotation policy of `store_id`, with the settings' version.
@@ -397,18 +358,7 @@ impl<S: Store> SecurityService<S> {
                 applied.audit.action = AuditAction::UpdateRotationPolicy;
                 Ok(applied)
             })?;
-        let response = UpdateResponse::new(
-            &applied.settings,
-            &update,
-            &self.member_counts(&applied.settings)?,
-        );
-        Ok(Updated {
-            settings: applied.settings,
-            version,
-            committed,
-            changes: applied.audit.changes,
-            response,
-        })
+        self.updated(applied, committed, version, &update)
     }
 
     /// Decides whether `ip`, arriving on `surface` at `now`, may reach `store_id`: the hot path.
@@ -544,6 +494,29 @@ impl<S: Store> SecurityService<S> {
     /// Storage failures and corrupt records.
     pub fn audit(&self, query: &AuditQuery) -> Result<AuditPage, ServiceError> {
         Ok(self.store.audit(query)?)
+    }
+
+    /// The result of a committed (or empty) change: the new settings and the spec's response
+    /// showing the sections `touched` names.
+    fn updated(
+        &self,
+        applied: Applied,
+        committed: Option<Committed>,
+        version: Version,
+        touched: &SettingsUpdate,
+    ) -> Result<Updated, ServiceError> {
+        let response = UpdateResponse::new(
+            &applied.settings,
+            touched,
+            &self.member_counts(&applied.settings)?,
+        );
+        Ok(Updated {
+            settings: applied.settings,
+            version,
+            committed,
+            changes: applied.audit.changes,
+            response,
+        })
     }
 
     /// The one write path: read, compute, guard, write with the version read, publish.
@@ -857,4 +830,12 @@ fn not_found(store_id: &StoreId) -> ServiceError {
         store_id: store_id.clone(),
     }
     .into()
+}
+
+/// An update naming only the allowlist section, so responses to entry changes show the list.
+fn allowlist_touched() -> SettingsUpdate {
+    SettingsUpdate {
+        ip_allowlist: Some(crate::settings::AllowlistUpdate::default()),
+        ..SettingsUpdate::default()
+    }
 }
