@@ -78,21 +78,6 @@ pub fn now(arg: Option<&str>) -> Result<DateTime<Utc>, String> {
     }
 }
 
-/// Writes `text` and a line break to standard output.
-///
-/// A reader that has gone away (`| head -1`) is not an error: the decision was made and the
-/// exit status still reports it, so the rest of the output is dropped quietly. `println!`
-/// would panic there instead.
-pub fn print_line(text: &str) -> Result<(), String> {
-    let mut out = std::io::stdout().lock();
-    match writeln!(out, "{text}").and_then(|()| out.flush()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-            Err(format!("cannot write standard output: {e}"))
-        }
-        _ => Ok(()),
-    }
-}
-
 /// The body of `outln!`: see there.
 pub fn write_line(args: std::fmt::Arguments<'_>) {
     let mut out = std::io::stdout().lock();

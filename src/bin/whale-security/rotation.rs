@@ -28,7 +28,10 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
         .due_at(now)
         .map_err(|e| format!("{}: {e}", args.settings.display()))?;
     let next = decision.next_rotation().map(whale_security::time::format);
-    common::print_line(&json!({"due": decision.is_due(), "next_rotation": next}).to_string())?;
+    outln!(
+        "{}",
+        json!({"due": decision.is_due(), "next_rotation": next}).to_string()
+    );
     Ok(if decision.is_due() {
         ExitCode::SUCCESS
     } else {

@@ -121,7 +121,10 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
         "admission": admission,
         "advisories": advice,
     });
-    common::print_line(&serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?)?;
+    outln!(
+        "{}",
+        serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?
+    );
     Ok(if positive {
         ExitCode::SUCCESS
     } else {

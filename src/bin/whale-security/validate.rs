@@ -17,12 +17,12 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
     let text = common::read(&args.file)?;
     match SecuritySettings::from_json(&text) {
         Ok(settings) => {
-            common::print_line(&settings.to_json_pretty())?;
+            outln!("{}", settings.to_json_pretty());
             Ok(ExitCode::SUCCESS)
         }
         Err(errors) => {
             for e in errors.as_slice() {
-                common::print_line(&format!("error: {e}"))?;
+                outln!("error: {e}");
             }
             Ok(ExitCode::from(1))
         }

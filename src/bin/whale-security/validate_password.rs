@@ -124,13 +124,14 @@ fn print(decision: &PasswordDecision, as_json: bool) -> Result<(), String> {
             "violations": violations,
             "strength": strength,
         });
-        return common::print_line(&out.to_string());
+        outln!("{out}");
+        return Ok(());
     }
     if decision.permits() {
-        common::print_line("valid")?;
+        outln!("valid");
     }
     for v in decision.violations() {
-        common::print_line(&format!("{}\t{v}", v.code()))?;
+        outln!("{}\t{v}", v.code());
     }
     Ok(())
 }
