@@ -157,7 +157,7 @@ impl FromStr for Surface {
             "api" => Ok(Self::Api),
             "dashboard" => Ok(Self::Dashboard),
             _ => Err(UnknownSurfaceError {
-                text: text.chars().take(40).collect(),
+                text: crate::quote::shorten(text),
             }),
         }
     }

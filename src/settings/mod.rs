@@ -346,7 +346,7 @@ macro_rules! object_tag {
                     return Err(de::Error::custom(format_args!(
                         "expected `{}`, found `{}`",
                         $text,
-                        text.chars().take(40).collect::<String>()
+                        $crate::quote::shorten(&text)
                     )));
                 }
                 Ok(Self)
