@@ -433,9 +433,9 @@ fn lookups(c: &mut Criterion) {
 fn interleaved(label: &str, impls: &Impls, ips: &[IpAddr]) {
     let now = now();
     let out = std::cell::RefCell::new(Vec::with_capacity(ips.len()));
-    let mut best = [f64::MAX; 5];
+    let mut best = [f64::MAX; 7];
     for _ in 0..200 {
-        let runs: [&dyn Fn() -> usize; 5] = [
+        let runs: [&dyn Fn() -> usize; 7] = [
             &|| {
                 count(black_box(ips), |ip| {
                     impls.ours.check(ip, Surface::Api, now) == Access::Allow
@@ -453,6 +453,8 @@ fn interleaved(label: &str, impls: &Impls, ips: &[IpAddr]) {
                     .check_many(black_box(ips), Surface::Api, now, &mut o);
                 o.iter().filter(|a| **a == Access::Allow).count()
             },
+            &|| count(black_box(ips), |ip| impls.ours.set().contains(ip)),
+            &|| count(black_box(ips), |ip| black_box(ip).is_ipv4()),
             &|| count(black_box(ips), |ip| impls.poptrie(ip)),
             &|| count(black_box(ips), |ip| impls.prefix_trie_lpm(ip)),
         ];
@@ -463,13 +465,15 @@ fn interleaved(label: &str, impls: &Impls, ips: &[IpAddr]) {
         }
     }
     eprintln!(
-        "interleaved {label:28} check {:5.1} named {:5.1} many {:5.1} | poptrie {:5.1} lpm {:5.1} | ratio {:.2}",
+        "interleaved {label:28} check {:5.1} named {:5.1} many {:5.1} set {:5.1} floor {:4.1} | poptrie {:5.1} lpm {:5.1} | ratio {:.2}",
         best[0],
         best[1],
         best[2],
         best[3],
         best[4],
-        best[3].min(best[4]) / best[0]
+        best[5],
+        best[6],
+        best[5].min(best[6]) / best[0]
     );
 }
 

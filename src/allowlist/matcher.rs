@@ -7,35 +7,49 @@
 //! is the top key). An address is in the set exactly when the number of boundaries `<= address`
 //! (its *rank*) is odd.
 //!
-//! [`RankIndex`] answers "how many keys are `<= x`" over sorted `u64` keys:
+//! Membership only needs the parity of the rank; naming the entry needs the rank itself.
+//!
+//! **Tiny sets** (at most [`WINDOW`] = 8 boundaries, i.e. up to four intervals per family) are
+//! a fixed array compared whole against the probe, with no directory and no branch: IPv4 keys
+//! as sign-flipped `i32`s, so the compiler uses two SSE2 compares and reads the parity of the
+//! compare mask from the CPU's parity flag.
+//!
+//! **Larger sets** use [`RankIndex`], which counts the keys `<= x` over sorted `u64` keys:
 //!
 //! - **Reduction.** All keys share at least `tz` trailing zero bits (8 for a table of /24s, 80
-//!   for IPv6 /48s), so the keys and the probe are shifted right by `tz` and offset by the first
-//!   key; `b <= x` exactly when `b >> tz <= x >> tz` for such a `b`.
-//! - **Directory.** The reduced range is cut into `2^k` equal buckets; `dir[i]` is the index of
-//!   the first key in bucket `i`. Two sentinel buckets answer probes above the last key (rank =
-//!   all keys) and below the first (rank 0), so every probe takes one directory lookup (two
-//!   adjacent `u32`s) and an empty bucket answers with no search at all. Small key sets get
-//!   about 16 buckets per key, so a miss nearly always lands in an empty bucket; large ones about
-//!   one bucket per two keys, to keep the directory in cache.
-//! - **Narrow keys.** Keys in one bucket agree on every bit at or above the bucket width, so
-//!   only their low 16, 32 or 64 bits are stored (the narrowest type wider than the bucket): 2
-//!   bytes per key for the full IPv4 BGP table, 4 for the IPv6 one.
-//! - **Search.** A branch-free binary search over the bucket's few keys.
+//!   for IPv6 /48s), so keys and probe are shifted right by `tz` and offset by the first key;
+//!   key `k` is stored as `(k >> tz) - base + 1` in `i32` (sign-flipped, as above) when that
+//!   fits, else `u64`. A probe below the first key becomes 0, one above the last is capped
+//!   just below the padding value.
+//! - **Directory.** The stored range is cut into `2^k` equal buckets; `dir[i]` is the index of
+//!   the first key in bucket `i`, and one extra bucket takes every probe above the last key.
+//!   Small key sets get about 16 buckets per key, large ones about one, at most `2^18`.
+//! - **Window.** The keys are stored in one globally sorted array padded with the type's
+//!   maximum, so every key after a probe's bucket is above the probe. The rank is therefore
+//!   `dir[i]` plus the count of keys `<= x` in a fixed window of 32 bytes from `dir[i]`,
+//!   exact whenever the bucket holds at most a window of keys: no branch on hit or miss, no
+//!   branch on an empty bucket. A larger bucket (clustered keys) is binary-searched instead.
+//!
+//! Lookup cost: one directory load (two adjacent `u32`s) and one window load, both dependent
+//! on the probe only; no data-dependent branch unless a bucket overflows its window. Memory:
+//! 4 bytes per IPv4 boundary plus the directory (about 1.2 bytes per prefix for the full IPv4
+//! BGP table); IPv6 keys take 8 bytes.
+//!
+//! Known shortcoming: IPv6 prefixes cluster at every scale (most of the BGP table sits in a
+//! few /12s, then in a few /32s within them), so equal-width buckets overflow for many IPv6
+//! keys, and a hit in such a bucket pays a mispredicted branch and a binary search: on a
+//! 10 000-prefix IPv6 list at 50 % hits this is no faster than the fastest peer crate. An
+//! adaptive (multi-level) directory for overflowing buckets is the next step.
 //!
 //! IPv6 prefixes of length `<= 64` (nearly all real ones) are looked up on the top 64 bits only;
-//! longer ones live in a separate sorted `u128` array. A second, small [`RankIndex`] holds the
-//! top-64-bit ranges those long intervals touch, and the array is searched only for a key inside
-//! one of them: without it every miss on the full BGP table (83 such prefixes) paid a binary
-//! search of the array, 13.3 ns per lookup instead of 6.2 on the 1 %-hit stream.
+//! longer ones live in a separate sorted `u128` array. When there are any, the top-64-bit ranges
+//! they touch are merged into the same index as the short boundaries, each segment labelled
+//! "inside a short prefix" and "near a long one", so one lookup answers both and the long array
+//! is searched only near a long prefix.
 //!
 //! [`Ranked`] answers the other question, "which entry is the most specific one containing the
 //! address": the prefixes are flattened into elementary segments, each labelled with the
 //! longest prefix covering it, and the segment starts get the same [`RankIndex`].
-//!
-//! A separate linear path for tiny lists (a branch-free count over 16 boundaries padded with the
-//! top key) was measured and removed earlier: the directory answers a tiny list in one or two
-//! loads.
 
 use std::fmt;
 
@@ -44,9 +58,6 @@ const MAX_DIR_BITS: u32 = 18;
 
 /// Key sets up to this size get a sparse directory (about 16 buckets per key).
 const SMALL_KEYS: usize = 1024;
-
-/// Zero keys stored after the last one, so a fixed window from any bucket stays in the array.
-const PAD: usize = 16;
 
 /// "No entry" in [`Ranked`].
 pub(super) const NO_ENTRY: u32 = u32::MAX;
@@ -77,31 +88,47 @@ key_impl!(u32, u64, u128);
 
 /// The allow/deny structure of one family: a set of disjoint intervals.
 ///
-/// Known shortcoming: the full IPv6 BGP table has a few hundred prefixes between /49 and /64,
-/// which leave no shared trailing zeros on the top 64 bits, so its buckets are wider than 32
-/// bits and keys are stored as `u64`: above the 2-byte-per-prefix target (see the README).
-/// Moving those few prefixes to a second small index would allow 32-bit keys.
+/// Known shortcoming: IPv6 keys span more than 32 bits even after reduction, so they are
+/// stored as `u64` and the full IPv6 BGP table takes about 7 bytes per prefix, above the
+/// 2 bytes the IPv4 table stays under (see the README).
 #[derive(Clone)]
 pub(super) struct IntervalSet {
-    /// Boundaries of the IPv4 prefixes, or of the IPv6 prefixes of length `<= 64` on their top
-    /// 64 bits.
-    short: RankIndex,
+    /// The IPv4 prefixes, or the IPv6 prefixes of length `<= 64` on their top 64 bits.
+    short: Short,
     /// Boundaries of the IPv6 prefixes longer than 64 (usually none).
     long: Box<[u128]>,
-    /// Boundaries of the top-64-bit ranges that `long`'s intervals touch, so a key outside
-    /// them skips the search of `long` after one directory lookup (the full BGP table has 83
-    /// such prefixes, which every miss would otherwise binary-search).
-    long_hint: RankIndex,
 }
+
+/// The top-64-bit part of an [`IntervalSet`].
+#[derive(Clone)]
+enum Short {
+    /// No prefix is longer than 64 (every IPv4 set, most IPv6 ones): the boundaries alone.
+    Plain(Parity),
+    /// Some IPv6 prefixes are longer than 64: the short boundaries and those of the top-64-bit
+    /// ranges the long intervals touch, in one index, so one lookup answers both "inside a
+    /// short prefix" and "worth searching `long`" (two separate lookups cost every miss on the
+    /// full BGP table, which has 83 such prefixes, a second directory walk).
+    Split {
+        index: RankIndex,
+        /// `states[rank]`: [`IN_SHORT`] and [`NEAR_LONG`] bits of the segment with that rank.
+        states: Box<[u8]>,
+        /// The number of short boundaries (for [`IntervalSet::intervals`]).
+        short_bounds: usize,
+    },
+}
+
+/// A [`Short::Split`] segment inside a short prefix.
+const IN_SHORT: u8 = 1;
+/// A [`Short::Split`] segment whose top 64 bits some long prefix shares.
+const NEAR_LONG: u8 = 2;
 
 impl IntervalSet {
     /// The set of the given IPv4 prefixes, each `(first address, length)` with host bits clear.
     pub(super) fn v4(prefixes: &mut [(u32, u8)]) -> Self {
         let bounds: Vec<u64> = boundaries(prefixes).into_iter().map(u64::from).collect();
         Self {
-            short: RankIndex::new(&bounds),
+            short: Short::Plain(Parity::new(&bounds)),
             long: Box::default(),
-            long_hint: RankIndex::new(&[]),
         }
     }
 
@@ -116,47 +143,84 @@ impl IntervalSet {
                 long.push((start, len));
             }
         }
+        let short = boundaries(&mut short);
         let long = boundaries(&mut long);
+        if long.is_empty() {
+            return Self {
+                short: Short::Plain(Parity::new(&short)),
+                long: Box::default(),
+            };
+        }
+        let near = high_ranges(
+            long.chunks(2)
+                .map(|b| (b.first().copied().unwrap_or(0), b.get(1).copied())),
+        );
+        let mut keys: Vec<u64> = short.iter().chain(&near).copied().collect();
+        keys.sort_unstable();
+        keys.dedup();
+        // Segment 0 runs below the first key, segment `i` from `keys[i - 1]`.
+        let inside = |bounds: &[u64], at: Option<&u64>| {
+            at.is_some_and(|at| bounds.partition_point(|b| b <= at) & 1 == 1)
+        };
+        let states = (0..=keys.len())
+            .map(|i| {
+                let at = i.checked_sub(1).and_then(|i| keys.get(i));
+                (if inside(&short, at) { IN_SHORT } else { 0 })
+                    | (if inside(&near, at) { NEAR_LONG } else { 0 })
+            })
+            .collect();
         Self {
-            short: RankIndex::new(&boundaries(&mut short)),
-            long_hint: RankIndex::new(&high_ranges(
-                long.chunks(2)
-                    .map(|b| (b.first().copied().unwrap_or(0), b.get(1).copied())),
-            )),
+            short: Short::Split {
+                index: RankIndex::new(&keys),
+                states,
+                short_bounds: short.len(),
+            },
             long: long.into_boxed_slice(),
         }
     }
 
     /// Whether the IPv4 `key` is in the set (only for a set built by [`v4`](Self::v4)).
-    #[inline]
+    #[inline(always)]
     pub(super) fn contains_v4(&self, key: u32) -> bool {
-        self.short.rank(u64::from(key)) & 1 == 1
+        match &self.short {
+            Short::Plain(parity) => parity.contains(u64::from(key)),
+            Short::Split { .. } => false,
+        }
     }
 
     /// Whether the IPv6 `key` is in the set (only for a set built by [`v6`](Self::v6)).
-    #[inline]
+    #[inline(always)]
     pub(super) fn contains_v6(&self, key: u128) -> bool {
         let high = high_half(key);
-        self.short.rank(high) & 1 == 1
-            || (!self.long.is_empty()
-                && self.long_hint.rank(high) & 1 == 1
-                && self.long.partition_point(|b| *b <= key) & 1 == 1)
+        match &self.short {
+            Short::Plain(parity) => parity.contains(high),
+            Short::Split { index, states, .. } => {
+                let state = states.get(index.rank(high)).copied().unwrap_or(0);
+                // `long` is searched only near a long prefix, which few addresses are.
+                state & IN_SHORT != 0
+                    || (state & NEAR_LONG != 0 && self.long.partition_point(|b| *b <= key) & 1 == 1)
+            }
+        }
     }
 
     /// The number of disjoint intervals (the long IPv6 prefixes are merged among themselves).
     pub(super) fn intervals(&self) -> usize {
-        self.short
-            .len()
+        let short = match &self.short {
+            Short::Plain(parity) => parity.bounds(),
+            Short::Split { short_bounds, .. } => *short_bounds,
+        };
+        short
             .div_ceil(2)
             .saturating_add(self.long.len().div_ceil(2))
     }
 
     /// Heap bytes held.
     pub(super) fn bytes(&self) -> usize {
-        self.short
-            .bytes()
-            .saturating_add(self.long.len().saturating_mul(size_of::<u128>()))
-            .saturating_add(self.long_hint.bytes())
+        let short = match &self.short {
+            Short::Plain(parity) => parity.bytes(),
+            Short::Split { index, states, .. } => index.bytes().saturating_add(states.len()),
+        };
+        short.saturating_add(self.long.len().saturating_mul(size_of::<u128>()))
     }
 }
 
@@ -167,26 +231,48 @@ pub(super) struct RankIndex {
     tz: u32,
     /// The first key, shifted right by `tz`.
     base: u64,
-    /// The bucket width in bits, in the reduced key space.
+    /// The largest probe value: one below the stored type's maximum, which pads the keys.
+    cap: u64,
+    /// The bucket width in bits, in the stored key space.
     shift: u32,
-    /// The number of buckets, which is also the index of the "above the last key" sentinel;
-    /// `above + 2` is the "below the first key" sentinel.
+    /// The number of buckets, which is also the index of the bucket every probe above the
+    /// last key falls into.
     above: usize,
     /// The number of keys.
     len: usize,
     /// `dir[i]` is the index of the first key in bucket `i`, for `i <= above` (so
-    /// `dir[above]` is the number of keys); then `len`, `0`, `0` for the sentinels.
-    /// INVARIANT: non-decreasing up to `above + 1`, every value `<= keys.len()`.
+    /// `dir[above]` is the number of keys), then the number of keys again.
+    /// INVARIANT: non-decreasing, every value `<= len`.
     dir: Box<[u32]>,
-    /// The reduced keys minus `base`, truncated to the narrowest type holding `shift` bits.
+    /// The keys, stored as `(key >> tz) - base + 1` (so 0 is below every key), followed by
+    /// [`WINDOW`] copies of the stored type's maximum.
     keys: Stored,
 }
 
+/// The keys of a [`RankIndex`], in the narrowest type that keeps them in order.
 #[derive(Clone)]
 enum Stored {
-    U16(Box<[u16]>),
-    U32(Box<[u32]>),
+    /// Keys below `2^32`, with the top bit flipped ([`bias`]): SSE2, the x86-64 baseline,
+    /// compares signed 32-bit lanes only, so this lets a window be compared in two
+    /// instructions.
+    I32(Box<[i32]>),
     U64(Box<[u64]>),
+    /// Keys spanning the whole `u64` range (only `0` and the top key together, with no shared
+    /// trailing zero): kept as given and binary-searched, with no directory.
+    Raw(Box<[u64]>),
+}
+
+/// The number of stored keys compared at once: a bucket of at most this many keys (nearly all
+/// of them) is counted without a branch. 32 bytes of `i32` keys.
+const WINDOW: usize = 8;
+
+/// The window of `u64` keys, also 32 bytes.
+const WINDOW_64: usize = 4;
+
+/// A `u32` as an `i32` that orders the same way under a signed compare.
+#[inline(always)]
+fn bias(key: u32) -> i32 {
+    (key ^ 0x8000_0000) as i32
 }
 
 impl RankIndex {
@@ -203,46 +289,68 @@ impl RankIndex {
         let span = keys
             .last()
             .map_or(0, |k| k.wrapping_shr(tz).wrapping_sub(base));
+        let cap = if span <= u64::from(u32::MAX - 2) {
+            u64::from(u32::MAX - 1)
+        } else if span <= u64::MAX - 2 {
+            u64::MAX - 1
+        } else {
+            return Self {
+                tz: 0,
+                base: 0,
+                cap: 0,
+                shift: 0,
+                above: 0,
+                len,
+                dir: Box::default(),
+                keys: Stored::Raw(keys.into()),
+            };
+        };
+        // The largest stored key, `span + 1 <= cap`.
+        let top = span.wrapping_add(1);
         // ceil(log2(len)), 0 for len <= 1.
         let log = usize::BITS.saturating_sub(len.saturating_sub(1).leading_zeros());
         let want = if len <= SMALL_KEYS {
             log.saturating_add(4)
         } else {
-            log.saturating_sub(1)
+            log
         }
         .clamp(1, MAX_DIR_BITS);
-        let span_bits = u64::BITS.saturating_sub(span.leading_zeros());
-        let shift = span_bits.saturating_sub(want);
-        // span >> shift < 2^MAX_DIR_BITS, so this fits.
-        let above = usize::try_from(span.wrapping_shr(shift))
+        let shift = (u64::BITS - top.leading_zeros()).saturating_sub(want);
+        // top >> shift < 2^MAX_DIR_BITS, so this fits.
+        let above = usize::try_from(top.wrapping_shr(shift))
             .unwrap_or(0)
             .saturating_add(1);
-        let offsets = keys.iter().map(|k| k.wrapping_shr(tz).wrapping_sub(base));
+        let stored = keys
+            .iter()
+            .map(|k| k.wrapping_shr(tz).wrapping_sub(base).wrapping_add(1));
         let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
-        let mut dir = Vec::with_capacity(above.saturating_add(4));
+        let mut dir = Vec::with_capacity(above.saturating_add(1));
         let mut next = 0usize;
-        let mut pending = offsets.clone().peekable();
+        let mut pending = stored.clone().peekable();
         for i in 0..above {
             while pending
-                .next_if(|o| usize::try_from(o.wrapping_shr(shift)).is_ok_and(|b| b < i))
+                .next_if(|s| usize::try_from(s.wrapping_shr(shift)).is_ok_and(|b| b < i))
                 .is_some()
             {
                 next = next.saturating_add(1);
             }
             dir.push(count(next));
         }
-        dir.extend([count(len), count(len), 0, 0]);
-        // Padded with one window (the largest, 16 keys) of zeros that no count includes.
-        let keys = if shift <= 16 {
-            Stored::U16(offsets.map(|o| o as u16).chain([0; PAD]).collect())
-        } else if shift <= 32 {
-            Stored::U32(offsets.map(|o| o as u32).chain([0; PAD]).collect())
+        dir.extend([count(len), count(len)]);
+        let keys = if cap == u64::from(u32::MAX - 1) {
+            Stored::I32(
+                stored
+                    .map(|s| bias(s as u32))
+                    .chain([bias(u32::MAX); WINDOW])
+                    .collect(),
+            )
         } else {
-            Stored::U64(offsets.chain([0; PAD]).collect())
+            Stored::U64(stored.chain([u64::MAX; WINDOW_64]).collect())
         };
         Self {
             tz,
             base,
+            cap,
             shift,
             above,
             len,
@@ -251,34 +359,64 @@ impl RankIndex {
         }
     }
 
-    /// The number of keys `<= key`.
-    #[inline]
-    pub(super) fn rank(&self, key: u64) -> usize {
+    /// The probe's stored form and its bucket: `(x, first key index, keys in the bucket)`.
+    #[inline(always)]
+    fn locate(&self, key: u64) -> (u64, usize, usize) {
         let reduced = key.wrapping_shr(self.tz);
-        let offset = reduced.wrapping_sub(self.base);
-        let bucket = usize::try_from(offset.wrapping_shr(self.shift))
+        // 0 below the first key; the stored form of `key` up to the last key; `cap` beyond.
+        let x = if reduced < self.base {
+            0
+        } else {
+            reduced
+                .wrapping_sub(self.base)
+                .saturating_add(1)
+                .min(self.cap)
+        };
+        let bucket = usize::try_from(x.wrapping_shr(self.shift))
             .unwrap_or(usize::MAX)
             .min(self.above);
-        let i = if reduced < self.base {
-            self.above.wrapping_add(2)
-        } else {
-            bucket
-        };
-        let (Some(&lo), Some(&hi)) = (self.dir.get(i), self.dir.get(i.wrapping_add(1))) else {
-            return 0;
-        };
-        let (lo, hi) = (lo as usize, hi as usize);
-        let n = hi.wrapping_sub(lo);
-        if n == 0 {
-            return lo;
+        match (self.dir.get(bucket), self.dir.get(bucket.wrapping_add(1))) {
+            (Some(&lo), Some(&hi)) => (x, lo as usize, hi.wrapping_sub(lo) as usize),
+            _ => (x, 0, 0),
         }
-        // Keys in one bucket agree on every bit at or above `shift`, so comparing the stored
-        // low bits is exact (see `new`).
+    }
+
+    /// The number of keys `<= key`.
+    #[inline(always)]
+    pub(super) fn rank(&self, key: u64) -> usize {
+        let (x, lo, n) = self.locate(key);
+        // The keys after the bucket are above `x`, and the padding above every `x`, so a
+        // window from the bucket's first key counts exactly the bucket's keys `<= x`.
         lo.wrapping_add(match &self.keys {
-            Stored::U16(k) => count_in::<u16, 16>(k, lo, n, offset as u16),
-            Stored::U32(k) => count_in::<u32, 8>(k, lo, n, offset as u32),
-            Stored::U64(k) => count_in::<u64, 4>(k, lo, n, offset),
+            Stored::I32(k) => match window::<_, WINDOW>(k, lo, n) {
+                Some(w) => count(w, bias(x as u32)),
+                None => count_le(bucket(k, lo, n), bias(x as u32)),
+            },
+            Stored::U64(k) => match window::<_, WINDOW_64>(k, lo, n) {
+                Some(w) => count(w, x),
+                None => count_le(bucket(k, lo, n), x),
+            },
+            Stored::Raw(k) => return k.partition_point(|k| *k <= key),
         })
+    }
+
+    /// Whether the number of keys `<= key` is odd: [`rank`](Self::rank) without the full
+    /// count, which is cheaper on a window.
+    #[inline(always)]
+    pub(super) fn odd(&self, key: u64) -> bool {
+        let (x, lo, n) = self.locate(key);
+        (lo & 1 == 1)
+            ^ match &self.keys {
+                Stored::I32(k) => match window::<_, WINDOW>(k, lo, n) {
+                    Some(w) => odd(w, bias(x as u32)),
+                    None => count_le(bucket(k, lo, n), bias(x as u32)) & 1 == 1,
+                },
+                Stored::U64(k) => match window::<_, WINDOW_64>(k, lo, n) {
+                    Some(w) => odd(w, x),
+                    None => count_le(bucket(k, lo, n), x) & 1 == 1,
+                },
+                Stored::Raw(k) => return k.partition_point(|k| *k <= key) & 1 == 1,
+            }
     }
 
     /// The number of keys.
@@ -289,33 +427,50 @@ impl RankIndex {
     /// Heap bytes held.
     pub(super) fn bytes(&self) -> usize {
         let keys = match &self.keys {
-            Stored::U16(k) => size_of_val::<[u16]>(k),
-            Stored::U32(k) => size_of_val::<[u32]>(k),
-            Stored::U64(k) => size_of_val::<[u64]>(k),
+            Stored::I32(k) => size_of_val::<[i32]>(k),
+            Stored::U64(k) | Stored::Raw(k) => size_of_val::<[u64]>(k),
         };
         keys.saturating_add(size_of_val::<[u32]>(&self.dir))
     }
 }
 
-/// The number of the `n` keys from `lo` that are `<= x`. A bucket of at most `W` keys (nearly
-/// all of them) is counted without a branch over a fixed window of `W` keys (32 bytes, padded at
-/// the end of the array, so an empty bucket costs the same as a full one and the hit/miss mix
-/// of the stream cannot mispredict); a larger one by binary search.
-#[inline]
-fn count_in<S: Copy + Ord, const W: usize>(keys: &[S], lo: usize, n: usize, x: S) -> usize {
-    if n <= W
-        && let Some(window) = keys
-            .get(lo..lo.wrapping_add(W))
-            .and_then(|w| <&[S; W]>::try_from(w).ok())
-    {
-        window
-            .iter()
-            .enumerate()
-            .map(|(j, k)| usize::from((j < n) & (*k <= x)))
-            .sum()
-    } else {
-        count_le(keys.get(lo..lo.wrapping_add(n)).unwrap_or_default(), x)
+/// The fixed window of `W` keys from `lo`, if the bucket's `n` keys fit in it (nearly always).
+/// Every key after the bucket is above the probe, and so is the padding, so counting over the
+/// whole window counts exactly the bucket's keys `<= x`, with no branch: an empty bucket costs
+/// the same as a full one and the hit/miss mix of a stream cannot mispredict.
+#[inline(always)]
+fn window<S: Copy, const W: usize>(keys: &[S], lo: usize, n: usize) -> Option<&[S; W]> {
+    if n > W {
+        return None;
     }
+    keys.get(lo..lo.wrapping_add(W))
+        .and_then(|w| <&[S; W]>::try_from(w).ok())
+}
+
+/// The `n` keys from `lo` (empty if out of range, which the directory's invariant rules out).
+#[inline(always)]
+fn bucket<S>(keys: &[S], lo: usize, n: usize) -> &[S] {
+    keys.get(lo..lo.wrapping_add(n)).unwrap_or_default()
+}
+
+/// The number of keys in the window `<= x`.
+#[inline(always)]
+fn count<S: Copy + Ord, const W: usize>(window: &[S; W], x: S) -> usize {
+    window.iter().fold(0u32, |c, k| c + u32::from(*k <= x)) as usize
+}
+
+/// Whether the number of keys in the window `<= x` is odd. Written as four interleaved
+/// parities so the compiler keeps them in vector lanes and reads the parity of the compare
+/// mask in one instruction.
+#[inline(always)]
+fn odd<S: Copy + Ord, const W: usize>(window: &[S; W], x: S) -> bool {
+    let mut lanes = [false; 4];
+    for chunk in window.chunks_exact(4) {
+        for (lane, k) in lanes.iter_mut().zip(chunk) {
+            *lane ^= *k <= x;
+        }
+    }
+    lanes.iter().fold(false, |p, lane| p ^ lane)
 }
 
 /// The number of elements `<= x` in the sorted `keys`: a branch-free binary search.
@@ -334,6 +489,89 @@ fn count_le<S: Copy + Ord>(keys: &[S], x: S) -> usize {
         len = len.wrapping_sub(half);
     }
     lo.wrapping_add(usize::from(keys.get(lo).is_some_and(|k| *k <= x)))
+}
+
+/// Membership in a set of intervals given by its sorted boundaries: odd rank means inside.
+#[derive(Clone)]
+enum Parity {
+    /// Up to [`WINDOW`] boundaries below `2^32`, compared all at once with no directory (as
+    /// [`bias`]ed `i32`s, in vector lanes).
+    Tiny32(Tiny<i32>),
+    /// Up to [`WINDOW`] boundaries of any size.
+    Tiny64(Tiny<u64>),
+    Indexed(RankIndex),
+}
+
+/// A few boundaries in a fixed array. Unused slots hold the type's maximum; when their number
+/// is odd, one of them holds the minimum instead (counted by every probe) and `flip` undoes
+/// it, so no probe, even the top key, sees an odd number of fillers.
+#[derive(Clone)]
+struct Tiny<S> {
+    keys: [S; WINDOW],
+    flip: bool,
+    /// The number of boundaries.
+    len: usize,
+}
+
+impl<S: Copy + Ord> Tiny<S> {
+    fn new(bounds: impl ExactSizeIterator<Item = S>, min: S, max: S) -> Self {
+        let len = bounds.len();
+        let mut keys = [max; WINDOW];
+        for (slot, b) in keys.iter_mut().zip(bounds) {
+            *slot = b;
+        }
+        let flip = (WINDOW.saturating_sub(len)) % 2 == 1;
+        if flip && let Some(last) = keys.last_mut() {
+            *last = min;
+        }
+        Self { keys, flip, len }
+    }
+
+    #[inline(always)]
+    fn contains(&self, x: S) -> bool {
+        self.flip ^ odd(&self.keys, x)
+    }
+}
+
+impl Parity {
+    /// The set with the given strictly increasing boundaries.
+    fn new(bounds: &[u64]) -> Self {
+        if bounds.len() > WINDOW {
+            Self::Indexed(RankIndex::new(bounds))
+        } else if bounds.iter().all(|b| u32::try_from(*b).is_ok()) {
+            Self::Tiny32(Tiny::new(
+                bounds.iter().map(|b| bias(*b as u32)),
+                i32::MIN,
+                i32::MAX,
+            ))
+        } else {
+            Self::Tiny64(Tiny::new(bounds.iter().copied(), u64::MIN, u64::MAX))
+        }
+    }
+
+    #[inline(always)]
+    fn contains(&self, key: u64) -> bool {
+        match self {
+            // Every boundary is below 2^32, so a larger key answers as the top u32 does.
+            Self::Tiny32(tiny) => tiny.contains(bias(u32::try_from(key).unwrap_or(u32::MAX))),
+            Self::Tiny64(tiny) => tiny.contains(key),
+            Self::Indexed(index) => index.odd(key),
+        }
+    }
+
+    fn bounds(&self) -> usize {
+        match self {
+            Self::Tiny32(Tiny { len, .. }) | Self::Tiny64(Tiny { len, .. }) => *len,
+            Self::Indexed(index) => index.len(),
+        }
+    }
+
+    fn bytes(&self) -> usize {
+        match self {
+            Self::Tiny32(_) | Self::Tiny64(_) => 0,
+            Self::Indexed(index) => index.bytes(),
+        }
+    }
 }
 
 /// The strictly increasing boundaries of the top-64-bit ranges touched by the sorted,
@@ -411,7 +649,7 @@ pub(super) struct Ranked {
     long_entries: Box<[u32]>,
     /// Boundaries of the top-64-bit ranges the long segments with an entry touch, as in
     /// [`IntervalSet`].
-    long_hint: RankIndex,
+    long_hint: Parity,
 }
 
 impl Ranked {
@@ -425,7 +663,7 @@ impl Ranked {
             short_entries: entries.into_boxed_slice(),
             long: Box::default(),
             long_entries: Box::default(),
-            long_hint: RankIndex::new(&[]),
+            long_hint: Parity::new(&[]),
         }
     }
 
@@ -443,7 +681,7 @@ impl Ranked {
         }
         let (short_starts, short_entries) = segments(&mut short);
         let (long, long_entries) = segments(&mut long);
-        let long_hint = RankIndex::new(&high_ranges(
+        let long_hint = Parity::new(&high_ranges(
             long.iter()
                 .zip(&long_entries)
                 .enumerate()
@@ -469,7 +707,7 @@ impl Ranked {
     #[inline]
     pub(super) fn lookup_v6(&self, key: u128) -> u32 {
         let high = high_half(key);
-        if !self.long.is_empty() && self.long_hint.rank(high) & 1 == 1 {
+        if !self.long.is_empty() && self.long_hint.contains(high) {
             let long = segment_entry(&self.long_entries, self.long.partition_point(|s| *s <= key));
             if long != NO_ENTRY {
                 return long;
@@ -581,6 +819,7 @@ mod tests {
     /// Checks `rank` against a plain binary search at, around and between every key.
     fn assert_rank_agrees(keys: &[u64]) {
         let index = RankIndex::new(keys);
+        let parity = Parity::new(keys);
         let mut probes = vec![0, 1, u64::MAX, u64::MAX - 1];
         for &k in keys {
             probes.extend([
@@ -594,6 +833,8 @@ mod tests {
         for p in probes {
             let want = keys.partition_point(|k| *k <= p);
             assert_eq!(index.rank(p), want, "{p:#x} in {} keys", keys.len());
+            assert_eq!(index.odd(p), want & 1 == 1, "{p:#x} in {} keys", keys.len());
+            assert_eq!(parity.contains(p), want & 1 == 1, "{p:#x}");
         }
     }
 
@@ -681,6 +922,71 @@ mod tests {
         assert_rank_agrees(&[u64::MAX]);
         assert_rank_agrees(&[0, u64::MAX]);
         assert_rank_agrees(&[1 << 63]);
+    }
+
+    #[test]
+    fn a_tiny_set_answers_at_zero_and_the_top_key_for_every_filler_count() {
+        // From no boundary to a full window, with the first and last possible keys among
+        // them, so the fillers are both even and odd in number.
+        for n in 0..=WINDOW {
+            for keys in [
+                (0..n as u64).map(|i| i * 1000).collect::<Vec<_>>(),
+                (0..n as u64)
+                    .map(|i| u64::from(u32::MAX) - (n as u64 - 1 - i))
+                    .collect(),
+                (0..n as u64)
+                    .map(|i| u64::MAX - (n as u64 - 1 - i))
+                    .collect(),
+            ] {
+                let parity = Parity::new(&keys);
+                assert_eq!(parity.bounds(), n);
+                for p in [
+                    0,
+                    1,
+                    999,
+                    1000,
+                    u64::from(u32::MAX) - 1,
+                    u64::from(u32::MAX),
+                    u64::MAX,
+                ] {
+                    let want = keys.partition_point(|k| *k <= p) & 1 == 1;
+                    assert_eq!(parity.contains(p), want, "{p:#x} in {keys:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn ipv6_sets_with_long_prefixes_answer_like_a_scan() {
+        let mut state = 0x6_u64;
+        let mut prefixes: Vec<(u128, u8)> = Vec::new();
+        for i in 0..300u32 {
+            let r = (u128::from(rng(&mut state)) << 64) | u128::from(rng(&mut state));
+            // Clustered under two /16s, lengths from /20 to /128.
+            let top = if i % 2 == 0 { 0x2001u128 } else { 0x2a00 };
+            let len = 20 + (rng(&mut state) % 109) as u8;
+            let start =
+                ((top << 112) | (r >> 16)) & !(u128::MAX.checked_shr(u32::from(len)).unwrap_or(0));
+            prefixes.push((start, len));
+        }
+        let set = IntervalSet::v6(&prefixes);
+        let inside = |k: u128| {
+            prefixes
+                .iter()
+                .any(|&(s, l)| s <= k && k <= s.prefix_last(l))
+        };
+        for &(start, len) in &prefixes {
+            let last = start.prefix_last(len);
+            for k in [
+                start.wrapping_sub(1),
+                start,
+                last,
+                last.wrapping_add(1),
+                start ^ (1 << 70),
+            ] {
+                assert_eq!(set.contains_v6(k), inside(k), "{k:#x}");
+            }
+        }
     }
 
     #[test]

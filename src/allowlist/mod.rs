@@ -16,18 +16,19 @@
 //! and keeps only their boundaries, sorted. A lookup counts the boundaries at or below the
 //! address (its rank); the address is in the set when the count is odd.
 //!
-//! The boundaries are `u64` keys: IPv4 addresses, or the top 64 bits of IPv6 ones (prefixes
-//! longer than /64, rare in practice, go to a separate sorted `u128` array searched only when
-//! it is not empty). Keys are shifted right by the trailing zero bits they all share, and a
-//! directory of `2^k` equal buckets over the used key range holds each bucket's first boundary
-//! index (`k` about `log2` of the boundaries plus 4 for small sets, so a miss nearly always
-//! lands in an empty bucket; minus 1 for large ones, to stay in cache; at most 18). Two sentinel
-//! buckets answer keys below the first and above the last boundary. An empty bucket answers
-//! from the directory alone (two adjacent `u32`s); otherwise a branch-free count over a fixed
-//! 32-byte window (or a binary search for a rare bucket larger than the window) finishes it.
-//! Within a bucket, boundaries agree on their high bits, so only the low 16, 32 or 64 bits are
-//! stored: 2 bytes per boundary for the full IPv4 BGP table.
-//!
+//! Up to 8 boundaries (four intervals) are compared all at once against a fixed array, with no
+//! directory and no branch. Larger sets are `u64` keys: IPv4 addresses, or the top 64 bits of
+//! IPv6 ones (prefixes longer than /64, rare in practice, go to a separate sorted `u128` array,
+//! searched only for an address whose top 64 bits one of them shares). Keys are shifted right
+//! by the trailing zero bits they all share, offset by the first one, and stored in one sorted
+//! array of 32-bit keys when they fit (64-bit otherwise), padded with the type's maximum. A
+//! directory of `2^k` equal buckets over the used key range holds each bucket's first key index
+//! (`k` about `log2` of the boundaries plus 4 for small sets, about `log2` for large ones, at
+//! most 18). Since every key after a bucket is above any address in it, the rank is the
+//! directory entry plus a branch-free count over a fixed 32-byte window from there: no branch
+//! on hit, miss or empty bucket, so a mixed stream cannot mispredict. A bucket holding more
+//! keys than the window (clustered IPv6 prefixes) is binary-searched instead.
+
 //! Naming the matched entry is a separate structure (the prefixes flattened into segments, each
 //! labelled with its most specific entry, found through the same kind of directory), used only by
 //! [`CompiledAllowlist::check_ip`]; the plain [`CompiledAllowlist::check`] never touches it.
@@ -41,15 +42,14 @@
 //!
 //! With `n` prefixes of a family merged into `m <= n` intervals (`2m` boundaries):
 //!
-//! - lookup: one directory load (two adjacent `u32`s) plus, for a bucket holding `b`
-//!   boundaries, a 32-byte window count (`b <= 16, 8, 4` for 16-, 32-, 64-bit stored keys) or
-//!   `O(log b)` comparisons. No allocation, no lock, no `unsafe`. Plus `O(log l)` for the `l`
-//!   IPv6 boundaries of prefixes longer than /64, if any, and `O(e)` for `e` live expiring
-//!   entries when the fast structure says no.
-//! - memory of the allow/deny structure: `2m` stored keys (2, 4 or 8 bytes) plus `4 * 2^k`
-//!   bytes of directory: 0.81 bytes per prefix on the full IPv4 BGP table, 5.35 on the
-//!   IPv6 one (whose few /49../64 prefixes leave 64-bit keys). [`CidrSet::heap_bytes`] reports
-//!   it.
+//! - lookup: one directory load (two adjacent `u32`s) plus one 32-byte window of keys, or
+//!   `O(log b)` comparisons for a bucket holding `b` boundaries, more than the window's 8
+//!   (32-bit) or 4 (64-bit) keys. No allocation, no lock, no `unsafe`. Plus `O(log l)` for
+//!   the `l` IPv6 boundaries of prefixes longer than /64 when the address is near one, and
+//!   `O(e)` for `e` live expiring entries when the fast structure says no.
+//! - memory of the allow/deny structure: `2m` stored keys (4 or 8 bytes) plus `4 * 2^k` bytes
+//!   of directory: 1.61 bytes per prefix on the full IPv4 BGP table, 7.06 on the IPv6 one
+//!   (whose keys need 64 bits). [`CidrSet::heap_bytes`] reports it.
 //! - the naming structure: at most `2n + 1` segments of one stored key plus a `u32` each, and
 //!   its own directory.
 //! - build: `O(n log n)` (one sort per structure).
