@@ -497,6 +497,10 @@ fn measure<T>(f: impl FnOnce() -> T) -> (T, isize, Duration) {
 /// only: the peers take up to seconds per build on the full tables, so they are timed once).
 /// Also prints heap bytes per prefix of every structure, counted by the allocator.
 fn build(c: &mut Criterion) {
+    // The interleaved mode times lookups only.
+    if std::env::var_os("CHECK_IP_INTERLEAVED").is_some() {
+        return;
+    }
     let lists: Vec<(&str, Vec<Cidr>)> = if full_run() {
         vec![
             ("v4_bgp_full", prefixes::load("bgp-tier1-ipv4.txt.gz")),

@@ -54,9 +54,9 @@
 //!   its own directory.
 //! - build: `O(n log n)` (one sort per structure).
 //!
-//! Measured figures (lookup times per list and address stream, bytes per prefix, build time on
-//! the full BGP tables) are in the README's "IP allowlist engine" section, with the command that
-//! reproduces them.
+//! Measured figures (lookup times per list and address stream against the peer crates, bytes
+//! per prefix, build time on the full BGP tables) are in `BENCHMARKS.md`, with the commands
+//! that reproduce them.
 
 mod cidr;
 mod client;
