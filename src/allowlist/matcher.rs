@@ -52,6 +52,33 @@
 //! longest prefix covering it, and the segment starts get the same [`RankIndex`].
 
 use std::fmt;
+use std::net::IpAddr;
+
+/// A canonical address as a lookup key: IPv4-mapped IPv6 (`::ffff:a.b.c.d`) is IPv4.
+#[derive(Clone, Copy)]
+pub(super) enum Probe {
+    V4(u32),
+    V6(u128),
+}
+
+impl Probe {
+    /// Same as [`IpAddr::to_canonical`], on integers (std compares the mapped prefix byte by
+    /// byte, which costs more than the lookup of a small list).
+    #[inline(always)]
+    pub(super) fn of(ip: IpAddr) -> Self {
+        match ip {
+            IpAddr::V4(a) => Self::V4(u32::from(a)),
+            IpAddr::V6(a) => {
+                let key = u128::from(a);
+                if key >> 32 == 0xffff {
+                    Self::V4(key as u32)
+                } else {
+                    Self::V6(key)
+                }
+            }
+        }
+    }
+}
 
 /// The directory never has more than `2^MAX_DIR_BITS` buckets (1 MiB of `u32`s).
 const MAX_DIR_BITS: u32 = 18;
@@ -221,6 +248,66 @@ impl IntervalSet {
             Short::Split { index, states, .. } => index.bytes().saturating_add(states.len()),
         };
         short.saturating_add(self.long.len().saturating_mul(size_of::<u128>()))
+    }
+}
+
+/// Writes `map(ips[i] is in the set)` to `out[i]`, `v4` and `v6` being the two families of one
+/// set. The layout of each family is matched once here, outside the loop, and the loop is
+/// compiled once per pair of layouts, so it holds only the lookups.
+pub(super) fn contains_each<T>(
+    v4: &IntervalSet,
+    v6: &IntervalSet,
+    ips: &[IpAddr],
+    out: &mut [T],
+    map: impl Fn(bool) -> T,
+) {
+    match &v4.short {
+        Short::Plain(Parity::Tiny32(tiny)) => {
+            with_v6(v6, ips, out, map, |k| tiny.contains_inline(bias(k)));
+        }
+        Short::Plain(Parity::Indexed(index)) => {
+            with_v6(v6, ips, out, map, |k| index.odd(u64::from(k)));
+        }
+        _ => with_v6(v6, ips, out, map, |k| v4.contains_v4(k)),
+    }
+}
+
+/// [`contains_each`] once the IPv4 lookup is chosen.
+#[inline(always)]
+fn with_v6<T>(
+    v6: &IntervalSet,
+    ips: &[IpAddr],
+    out: &mut [T],
+    map: impl Fn(bool) -> T,
+    v4: impl Fn(u32) -> bool,
+) {
+    match &v6.short {
+        Short::Plain(Parity::Tiny32(tiny)) => each(ips, out, map, v4, |k| {
+            tiny.contains_inline(bias(u32::try_from(high_half(k)).unwrap_or(u32::MAX)))
+        }),
+        Short::Plain(Parity::Tiny64(tiny)) => {
+            each(ips, out, map, v4, |k| tiny.contains_inline(high_half(k)));
+        }
+        Short::Plain(Parity::Indexed(index)) => {
+            each(ips, out, map, v4, |k| index.odd(high_half(k)));
+        }
+        Short::Split { .. } => each(ips, out, map, v4, |k| v6.contains_v6(k)),
+    }
+}
+
+#[inline(always)]
+fn each<T>(
+    ips: &[IpAddr],
+    out: &mut [T],
+    map: impl Fn(bool) -> T,
+    v4: impl Fn(u32) -> bool,
+    v6: impl Fn(u128) -> bool,
+) {
+    for (slot, ip) in out.iter_mut().zip(ips) {
+        *slot = map(match Probe::of(*ip) {
+            Probe::V4(key) => v4(key),
+            Probe::V6(key) => v6(key),
+        });
     }
 }
 
@@ -527,8 +614,17 @@ impl<S: Copy + Ord> Tiny<S> {
         Self { keys, flip, len }
     }
 
-    #[inline(always)]
+    /// Out of line: inlined into a caller's loop, the compiler keeps the eight keys in scalar
+    /// registers and compares them one by one instead of in two vector instructions (measured
+    /// 2.5 against 1.8 ns per `CidrSet::contains` on a three-prefix list).
+    #[inline(never)]
     fn contains(&self, x: S) -> bool {
+        self.contains_inline(x)
+    }
+
+    /// [`contains`](Self::contains) for the batch loop, where the compiler vectorizes it.
+    #[inline(always)]
+    fn contains_inline(&self, x: S) -> bool {
         self.flip ^ odd(&self.keys, x)
     }
 }
