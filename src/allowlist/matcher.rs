@@ -38,8 +38,10 @@
 //! Known shortcoming: IPv6 prefixes cluster at every scale (most of the BGP table sits in a
 //! few /12s, then in a few /32s within them), so equal-width buckets overflow for many IPv6
 //! keys, and a hit in such a bucket pays a mispredicted branch and a binary search: on a
-//! 10 000-prefix IPv6 list at 50 % hits this is no faster than the fastest peer crate. An
-//! adaptive (multi-level) directory for overflowing buckets is the next step.
+//! 10 000-prefix IPv6 list at 50 % hits this is no faster than the fastest peer crate. A tree
+//! of directories (overflowing buckets split by child directories) was measured and not kept:
+//! 1.3x instead of 1.06x there, but slower IPv6 misses, slower IPv4 lookups and twice the IPv6
+//! memory (BENCHMARKS.md).
 //!
 //! IPv6 prefixes of length `<= 64` (nearly all real ones) are looked up on the top 64 bits only;
 //! longer ones live in a separate sorted `u128` array. When there are any, the top-64-bit ranges
