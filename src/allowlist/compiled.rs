@@ -6,7 +6,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use chrono::{DateTime, Utc};
 use ipnet::IpNet;
 
-use super::matcher::{self, IntervalSet, NO_ENTRY, Probe, Ranked};
+use super::matcher::{self, IntervalSet, Probe};
+use super::ranked::{NO_ENTRY, Ranked};
 use super::{AllowlistEntry, Cidr, IpAllowlist, IpDecision, NotEnforcedReason, Surface};
 
 /// An immutable set of networks with a fast membership test: the allow/deny structure of a
@@ -277,8 +278,8 @@ impl CompiledAllowlist {
     #[inline(always)]
     fn access(&self, ip: IpAddr, now: DateTime<Utc>) -> Access {
         let found = self.set.contains(ip);
-        // The same list every time, so this branch predicts; `found` itself never decides a
-        // branch, which a stream of mixed hits and misses would mispredict.
+        // The same list every time, so this branch predicts. Without expiring entries `found`
+        // decides no branch, which a stream of mixed hits and misses would mispredict.
         if self.expiring.is_empty() {
             return Access::of(found);
         }
@@ -288,8 +289,9 @@ impl CompiledAllowlist {
     /// Decides many requests on one surface at once: `out[i]` is `check(ips[i], ..)`. `out`
     /// is cleared first and allocates only when its capacity is too small.
     ///
-    /// As [`CidrSet::contains_many`], the set's layout is chosen once per batch. Entries with
-    /// an `expires_at` are still checked per address.
+    /// As [`CidrSet::contains_many`], the set's layout is chosen once per batch (measured
+    /// figures in `BENCHMARKS.md`). A list with any entry carrying an `expires_at`, even a
+    /// long-expired one, is checked address by address as [`check`](Self::check) does.
     pub fn check_many(
         &self,
         ips: &[IpAddr],

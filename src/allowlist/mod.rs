@@ -28,7 +28,7 @@
 //! directory entry plus a branch-free count over a fixed 32-byte window from there: no branch
 //! on hit, miss or empty bucket, so a mixed stream cannot mispredict. A bucket holding more
 //! keys than the window (clustered IPv6 prefixes) is binary-searched instead.
-
+//!
 //! Naming the matched entry is a separate structure (the prefixes flattened into segments, each
 //! labelled with its most specific entry, found through the same kind of directory), used only by
 //! [`CompiledAllowlist::check_ip`]; the plain [`CompiledAllowlist::check`] never touches it.
@@ -65,6 +65,7 @@ pub mod fuzzing;
 mod guard;
 mod lint;
 mod matcher;
+mod ranked;
 
 use std::fmt;
 use std::net::IpAddr;
