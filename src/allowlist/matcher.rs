@@ -125,7 +125,78 @@ pub(super) struct IntervalSet {
     short: Short,
     /// Boundaries of the IPv6 prefixes longer than 64 (usually none).
     long: Box<[u128]>,
+    /// Which top-bit buckets any interval touches, when few do.
+    filter: Option<Filter>,
 }
+
+/// A "might be inside" bitmap over the top 16 or 20 bits of a family's key (the 32-bit IPv4
+/// address, the top 64 bits of IPv6): a bit is set when some interval touches that bucket.
+/// Built only when at most 1/32 of the buckets are touched, so nearly every address far from
+/// the list (most denied traffic) is answered by one bit, before any search. Real lists of a
+/// few thousand IPv4 prefixes, or IPv6 tables of any size (the whole BGP table touches 60
+/// of the 65 536 top-16-bit buckets), qualify; the full IPv4 table does not.
+///
+/// Skipping the search on a clear bit is a branch, which a stream of mixed hits and misses
+/// mispredicts about half the time (measured: 3 IPv4 prefixes at 50 % hits, 2.8 to 7.5 ns per
+/// lookup). So single lookups never consult it, and the batch loop ([`contains_each`]) does
+/// only for blocks of addresses that its sample says are mostly far from the list.
+#[derive(Clone)]
+struct Filter {
+    /// The key width minus the bucket bits.
+    shift: u32,
+    words: Box<[u64]>,
+}
+
+impl Filter {
+    /// The filter of the intervals given by one or more boundary lists over keys of `width`
+    /// bits, or `None` when too many buckets are touched for it to pay.
+    fn new(lists: &[&[u64]], width: u32) -> Option<Self> {
+        let top = u64::MAX.checked_shr(u64::BITS - width).unwrap_or(u64::MAX);
+        FILTER_BITS.into_iter().find_map(|bits| {
+            let shift = width.checked_sub(bits)?;
+            let buckets = 1usize.checked_shl(bits)?;
+            let limit = buckets / 32;
+            let mut words = vec![0u64; buckets / 64];
+            let mut touched = 0usize;
+            for pair in lists.iter().flat_map(|bounds| bounds.chunks(2)) {
+                let first = pair.first().copied().unwrap_or(0).wrapping_shr(shift);
+                let last = pair
+                    .get(1)
+                    .map_or(top, |end| end.wrapping_sub(1))
+                    .wrapping_shr(shift);
+                for bucket in first..=last {
+                    let (word, bit) = (bucket / 64, bucket % 64);
+                    let w = words.get_mut(usize::try_from(word).ok()?)?;
+                    touched = touched.saturating_add(usize::from(*w & (1 << bit) == 0));
+                    *w |= 1 << bit;
+                    if touched > limit {
+                        return None;
+                    }
+                }
+            }
+            Some(Self {
+                shift,
+                words: words.into_boxed_slice(),
+            })
+        })
+    }
+
+    /// Whether some interval touches `key`'s bucket.
+    #[inline(always)]
+    fn maybe(&self, key: u64) -> bool {
+        let bucket = key.wrapping_shr(self.shift);
+        self.words
+            .get((bucket / 64) as usize)
+            .is_some_and(|w| w.wrapping_shr((bucket % 64) as u32) & 1 == 1)
+    }
+
+    fn bytes(&self) -> usize {
+        size_of_val::<[u64]>(&self.words)
+    }
+}
+
+/// The bucket bits a [`Filter`] tries, smallest (8 KiB) first.
+const FILTER_BITS: [u32; 2] = [16, 20];
 
 /// The top-64-bit part of an [`IntervalSet`].
 #[derive(Clone)]
@@ -155,6 +226,7 @@ impl IntervalSet {
     pub(super) fn v4(prefixes: &mut [(u32, u8)]) -> Self {
         let bounds: Vec<u64> = boundaries(prefixes).into_iter().map(u64::from).collect();
         Self {
+            filter: Filter::new(&[&bounds], u32::BITS),
             short: Short::Plain(Parity::new(&bounds)),
             long: Box::default(),
         }
@@ -175,6 +247,7 @@ impl IntervalSet {
         let long = boundaries(&mut long);
         if long.is_empty() {
             return Self {
+                filter: Filter::new(&[&short], u64::BITS),
                 short: Short::Plain(Parity::new(&short)),
                 long: Box::default(),
             };
@@ -198,6 +271,7 @@ impl IntervalSet {
             })
             .collect();
         Self {
+            filter: Filter::new(&[&short, &near], u64::BITS),
             short: Short::Split {
                 index: RankIndex::new(&keys),
                 states,
@@ -205,6 +279,13 @@ impl IntervalSet {
             },
             long: long.into_boxed_slice(),
         }
+    }
+
+    /// Whether the filter, if any, lets `key` (the IPv4 key, or the top 64 bits of IPv6) on
+    /// to the search.
+    #[inline(always)]
+    fn passes(&self, key: u64) -> bool {
+        self.filter.as_ref().is_none_or(|filter| filter.maybe(key))
     }
 
     /// Whether the IPv4 `key` is in the set (only for a set built by [`v4`](Self::v4)).
@@ -248,7 +329,9 @@ impl IntervalSet {
             Short::Plain(parity) => parity.bytes(),
             Short::Split { index, states, .. } => index.bytes().saturating_add(states.len()),
         };
-        short.saturating_add(self.long.len().saturating_mul(size_of::<u128>()))
+        short
+            .saturating_add(self.long.len().saturating_mul(size_of::<u128>()))
+            .saturating_add(self.filter.as_ref().map_or(0, Filter::bytes))
     }
 }
 
@@ -264,52 +347,84 @@ pub(super) fn contains_each<T>(
 ) {
     match &v4.short {
         Short::Plain(Parity::Tiny32(tiny)) => {
-            with_v6(v6, ips, out, map, |k| tiny.contains_inline(bias(k)));
+            with_v6(v4, v6, ips, out, map, |k| tiny.contains_inline(bias(k)));
         }
         Short::Plain(Parity::Indexed(index)) => {
-            with_v6(v6, ips, out, map, |k| index.odd(u64::from(k)));
+            with_v6(v4, v6, ips, out, map, |k| index.odd(u64::from(k)));
         }
-        _ => with_v6(v6, ips, out, map, |k| v4.contains_v4(k)),
+        _ => with_v6(v4, v6, ips, out, map, |k| v4.contains_v4(k)),
     }
 }
 
 /// [`contains_each`] once the IPv4 lookup is chosen.
 #[inline(always)]
 fn with_v6<T>(
+    v4_set: &IntervalSet,
     v6: &IntervalSet,
     ips: &[IpAddr],
     out: &mut [T],
     map: impl Fn(bool) -> T,
     v4: impl Fn(u32) -> bool,
 ) {
+    let filters = (v4_set, v6);
     match &v6.short {
-        Short::Plain(Parity::Tiny32(tiny)) => each(ips, out, map, v4, |k| {
+        Short::Plain(Parity::Tiny32(tiny)) => each(filters, ips, out, map, v4, |k| {
             tiny.contains_inline(bias(u32::try_from(high_half(k)).unwrap_or(u32::MAX)))
         }),
         Short::Plain(Parity::Tiny64(tiny)) => {
-            each(ips, out, map, v4, |k| tiny.contains_inline(high_half(k)));
+            each(filters, ips, out, map, v4, |k| {
+                tiny.contains_inline(high_half(k))
+            });
         }
         Short::Plain(Parity::Indexed(index)) => {
-            each(ips, out, map, v4, |k| index.odd(high_half(k)));
+            each(filters, ips, out, map, v4, |k| index.odd(high_half(k)));
         }
-        Short::Split { .. } => each(ips, out, map, v4, |k| v6.contains_v6(k)),
+        Short::Split { .. } => each(filters, ips, out, map, v4, |k| v6.contains_v6(k)),
     }
 }
 
-/// The batch loop of [`contains_each`], once both lookups are chosen.
+/// Addresses per block of the batch loop.
+const BLOCK: usize = 64;
+
+/// Addresses sampled at the start of each block to choose its loop.
+const SAMPLE: usize = 8;
+
+/// The batch loop of [`contains_each`], once both lookups are chosen, block by block. A
+/// block starts by asking the [`Filter`]s about a few of its addresses: when at most one of
+/// them could be inside, the traffic is mostly far from the list and the block skips the
+/// search for every address its filter rejects (a branch that then predicts well); otherwise
+/// every address gets the branch-free search, which a mix of hits and misses cannot
+/// mispredict.
 #[inline(always)]
 fn each<T>(
+    (set4, set6): (&IntervalSet, &IntervalSet),
     ips: &[IpAddr],
     out: &mut [T],
     map: impl Fn(bool) -> T,
     v4: impl Fn(u32) -> bool,
     v6: impl Fn(u128) -> bool,
 ) {
-    for (slot, ip) in out.iter_mut().zip(ips) {
-        *slot = map(match Probe::of(*ip) {
-            Probe::V4(key) => v4(key),
-            Probe::V6(key) => v6(key),
-        });
+    let passes = |ip: &IpAddr| match Probe::of(*ip) {
+        Probe::V4(key) => set4.passes(u64::from(key)),
+        Probe::V6(key) => set6.passes(high_half(key)),
+    };
+    let filtered = set4.filter.is_some() || set6.filter.is_some();
+    for (out, ips) in out.chunks_mut(BLOCK).zip(ips.chunks(BLOCK)) {
+        if filtered && ips.iter().take(SAMPLE).filter(|ip| passes(ip)).count() <= 1 {
+            for (slot, ip) in out.iter_mut().zip(ips) {
+                *slot = map(match Probe::of(*ip) {
+                    Probe::V4(key) => set4.passes(u64::from(key)) && v4(key),
+                    Probe::V6(key) => set6.passes(high_half(key)) && v6(key),
+                });
+            }
+        } else {
+            for (slot, ip) in out.iter_mut().zip(ips) {
+                *slot = map(match Probe::of(*ip) {
+                    Probe::V4(key) => v4(key),
+                    Probe::V6(key) => v6(key),
+                });
+            }
+        }
     }
 }
 
@@ -868,6 +983,64 @@ mod tests {
         assert_rank_agrees(&[u64::MAX]);
         assert_rank_agrees(&[0, u64::MAX]);
         assert_rank_agrees(&[1 << 63]);
+    }
+
+    #[test]
+    fn the_filter_marks_every_bucket_an_interval_touches_and_gives_up_on_wide_lists() {
+        // Two IPv4 intervals, one open to the top of the space.
+        let bounds = [0x0a00_0000u64, 0x0a01_0000, 0xffff_0001];
+        let filter = Filter::new(&[&bounds], u32::BITS).expect("few buckets touched");
+        assert!(filter.maybe(0x0a00_ffff));
+        assert!(!filter.maybe(0x0a01_0000));
+        assert!(filter.maybe(0xffff_ffff));
+        assert!(!filter.maybe(0x0b00_0000));
+        // Half the space touched: no filter at either width.
+        assert!(Filter::new(&[&[0, 0x8000_0000]], u32::BITS).is_none());
+        // IPv6 top halves: the bucket of the last key of an interval is marked, the next not.
+        let bounds = [0x2001_0db8u64 << 32, 0x2001_0db9u64 << 32];
+        let filter = Filter::new(&[&bounds], u64::BITS).expect("one bucket");
+        assert!(filter.maybe((0x2001_0db9u64 << 32) - 1));
+        assert!(!filter.maybe(0x2002u64 << 48));
+    }
+
+    #[test]
+    fn batches_mostly_far_from_the_list_answer_like_single_lookups() {
+        let mut state = 0xba7c_u64;
+        let v4 = set32(&[(0x0a00_0000, 8), (0xc0a8_0100, 24), (0xcb00_7100, 32)]);
+        let v6 = IntervalSet::v6(&[(0x2001_0db8u128 << 96, 32), ((0x2a00u128 << 112) | 5, 128)]);
+        for far_percent in [100u64, 99, 90, 50] {
+            let ips: Vec<IpAddr> = (0..1000)
+                .map(|i| {
+                    let near = rng(&mut state) % 100 >= far_percent;
+                    let r = rng(&mut state);
+                    match (i % 3, near) {
+                        (0, false) => IpAddr::from((r as u32).to_be_bytes()),
+                        (0, true) => {
+                            IpAddr::from((0x0a00_0000 | (r as u32 & 0xff_ffff)).to_be_bytes())
+                        }
+                        (1, false) => {
+                            IpAddr::from(((0xffffu128 << 32) | u128::from(r as u32)).to_be_bytes())
+                        }
+                        (1, true) => IpAddr::from(((0xffffu128 << 32) | 0xcb00_7100).to_be_bytes()),
+                        (_, false) => {
+                            IpAddr::from(((0x2000u128 << 112) | u128::from(r)).to_be_bytes())
+                        }
+                        (_, true) => {
+                            IpAddr::from(((0x2001_0db8u128 << 96) | u128::from(r)).to_be_bytes())
+                        }
+                    }
+                })
+                .collect();
+            let mut out = vec![false; ips.len()];
+            contains_each(&v4, &v6, &ips, &mut out, |found| found);
+            for (ip, got) in ips.iter().zip(&out) {
+                let want = match Probe::of(*ip) {
+                    Probe::V4(k) => v4.contains_v4(k),
+                    Probe::V6(k) => v6.contains_v6(k),
+                };
+                assert_eq!(*got, want, "{ip} with {far_percent} % far");
+            }
+        }
     }
 
     #[test]
