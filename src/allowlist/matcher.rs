@@ -479,10 +479,11 @@ fn each<T>(
 }
 
 /// The batch loop of [`contains_each`] when a family has buckets too large for a window, whose
-/// searches take several dependent loads each. The addresses of a block are sorted by family
-/// (and, as in [`each`], dropped early when a filter rules them out), then each family's
-/// lookups run [`LANES`] at a time in lockstep ([`RankIndex::rank_each`]), so the loads of
-/// independent searches overlap instead of waiting on one another.
+/// searches take several dependent loads each. A block its sample shows to be mostly far from
+/// the list is answered address by address behind the filter, as in [`each`]; the addresses
+/// of any other block are sorted by family, then each family's lookups run [`LANES`] at a
+/// time in lockstep ([`RankIndex::rank_each`]), so the loads of independent searches overlap
+/// instead of waiting on one another.
 fn each_gathered<T>(
     (set4, set6): (&IntervalSet, &IntervalSet),
     ips: &[IpAddr],
@@ -495,16 +496,25 @@ fn each_gathered<T>(
     };
     let filtered = set4.filter.is_some() || set6.filter.is_some();
     for (out, ips) in out.chunks_mut(BLOCK).zip(ips.chunks(BLOCK)) {
-        let skip = filtered && ips.iter().take(SAMPLE).filter(|ip| passes(ip)).count() <= 1;
+        if filtered && ips.iter().take(SAMPLE).filter(|ip| passes(ip)).count() <= 1 {
+            // Mostly far from the list: few addresses get past the filter, so there is little
+            // to overlap, and sorting the block would cost more than it saves.
+            for (slot, ip) in out.iter_mut().zip(ips) {
+                *slot = map(match Probe::of(*ip) {
+                    Probe::V4(key) => set4.passes(u64::from(key)) && set4.contains_v4(key),
+                    Probe::V6(key) => set6.passes(high_half(key)) && set6.contains_v6(key),
+                });
+            }
+            continue;
+        }
         let mut fours = Gathered::new(0u32);
         let mut sixes = Gathered::new(0u128);
         for (at, ip) in ips.iter().enumerate() {
             match Probe::of(*ip) {
-                Probe::V4(key) => fours.push(at, key, !skip || set4.passes(u64::from(key))),
-                Probe::V6(key) => sixes.push(at, key, !skip || set6.passes(high_half(key))),
+                Probe::V4(key) => fours.push(at, key),
+                Probe::V6(key) => sixes.push(at, key),
             }
         }
-        out.iter_mut().for_each(|slot| *slot = map(false));
         set4.answer_each(
             fours.keys(),
             |i, found| fours.write(out, i, map(found)),
@@ -536,15 +546,15 @@ impl<K: Copy> Gathered<K> {
         }
     }
 
-    /// Adds `key`, found at position `at` of the block, if `keep` (without a branch).
+    /// Adds `key`, found at position `at` of the block.
     #[inline(always)]
-    fn push(&mut self, at: usize, key: K, keep: bool) {
+    fn push(&mut self, at: usize, key: K) {
         if let (Some(k), Some(a)) = (self.keys.get_mut(self.len), self.at.get_mut(self.len)) {
             *k = key;
             // `at < BLOCK <= 256`.
             *a = at as u8;
         }
-        self.len += usize::from(keep);
+        self.len += 1;
     }
 
     fn keys(&self) -> &[K] {
