@@ -200,3 +200,43 @@ fn every_member_of_a_large_sessions_file_gets_an_admission_answer() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["admission"].as_array().unwrap().len(), 5_000);
 }
+
+/// One line of `check-ip`'s standard input that was not UTF-8 (`caf\xE9`, Latin-1) ended the
+/// run: "cannot read standard input: stream did not contain valid UTF-8", exit 2, and no
+/// answer for the lines after it. That line gets its own `error` line, the run goes on, and the
+/// status is 1. A comment line that is not UTF-8 is still a comment.
+#[test]
+fn check_ip_answers_an_error_for_a_line_that_is_not_utf8_and_goes_on() {
+    let input = b"203.0.113.9\ncaf\xe9\n# caf\xe9 (Latin-1 comment)\n198.51.100.42\n";
+    let args = [
+        "check-ip",
+        "--settings",
+        "data/spec-settings.json",
+        "--now",
+        "2026-03-10T12:00:00Z",
+    ];
+    let out = with_stdin(&args, input);
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{stdout}");
+    assert!(lines[0].starts_with("203.0.113.9\tallow\t"), "{stdout}");
+    assert_eq!(
+        lines[1],
+        "caf\u{fffd}\terror\tline 2 is not UTF-8 at byte 3"
+    );
+    assert!(lines[2].starts_with("198.51.100.42\tallow\t"), "{stdout}");
+
+    let out = with_stdin(&[&args[..], &["--json"]].concat(), input);
+    assert_eq!(out.status.code(), Some(1));
+    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[1]["ip"], "caf\u{fffd}");
+    assert_eq!(lines[1]["error"], "line 2 is not UTF-8 at byte 3");
+    assert_eq!(lines[2]["allowed"], true);
+}
