@@ -240,3 +240,98 @@ fn check_ip_answers_an_error_for_a_line_that_is_not_utf8_and_goes_on() {
     assert_eq!(lines[1]["error"], "line 2 is not UTF-8 at byte 3");
     assert_eq!(lines[2]["allowed"], true);
 }
+
+/// `check-ip` echoed a rejected line raw: the line `8.8.8.8<TAB>allow<TAB>ip_a1b2c3` printed
+/// `8.8.8.8⇥allow⇥ip_a1b2c3⇥error⇥…`, whose first columns read as an allow, and ESC, NUL and
+/// bidirectional controls reached the terminal in the echo and in the error message. Each
+/// line is three columns with those characters escaped, from standard input and from the
+/// arguments alike.
+#[test]
+fn check_ip_escapes_control_and_bidi_characters_it_echoes() {
+    let hostile = [
+        "8.8.8.8\tallow\tip_a1b2c3",
+        "\x1b[2J203.0.113.9",
+        "1.1\u{85}.1.1",
+        "\u{202e}9.9.9.9",
+        "203.0.113.9\u{2066}",
+        "10.0.0.1\0",
+    ];
+    let args = [
+        "check-ip",
+        "--settings",
+        "data/spec-settings.json",
+        "--now",
+        "2026-03-10T12:00:00Z",
+    ];
+    let from_stdin = with_stdin(&args, hostile.join("\n").as_bytes());
+    // An argument cannot hold NUL.
+    let from_args = bin()
+        .args(args)
+        .args(&hostile[..hostile.len() - 1])
+        .output()
+        .unwrap();
+    for (out, count) in [(from_stdin, hostile.len()), (from_args, hostile.len() - 1)] {
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        assert_eq!(out.status.code(), Some(1), "{stdout}");
+        let lines: Vec<&str> = stdout.lines().collect();
+        assert_eq!(lines.len(), count, "{stdout}");
+        for line in &lines {
+            let columns: Vec<&str> = line.split('\t').collect();
+            assert_eq!(columns.len(), 3, "{line:?}");
+            assert_eq!(columns[1], "error", "{line:?}");
+            for column in &columns {
+                assert!(!crate::has_display_controls(column), "{line:?}");
+            }
+        }
+        assert_eq!(
+            lines[0],
+            r"8.8.8.8\tallow\tip_a1b2c3	error	`8.8.8.8\tallow\tip_a1b2c3` contains whitespace"
+        );
+        assert!(
+            lines[1].starts_with(r"\u{1b}[2J203.0.113.9	error	"),
+            "{}",
+            lines[1]
+        );
+    }
+}
+
+/// Arguments and keys of input files quoted in the commands' own error messages are escaped
+/// the same way.
+#[test]
+fn arguments_and_file_keys_quoted_in_errors_are_escaped() {
+    let out = bin()
+        .args(["check-ip", "--settings", "data/spec-settings.json", "--now"])
+        .arg("2026\x1b[2J\u{202e}")
+        .arg("203.0.113.9")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(r"`2026\u{1b}[2J\u{202e}`"), "{stderr}");
+    assert!(
+        !crate::has_display_controls(stderr.trim_end()),
+        "{stderr:?}"
+    );
+
+    let sessions = temp_file(
+        "hostile-key.json",
+        br#"[{"id": "s1", "user": "user_u1", "created_at": "2026-03-10T11:00:00Z", "x\u001b[2J\u202e": 1}]"#,
+    );
+    let out = bin()
+        .args([
+            "session",
+            "--settings",
+            "data/spec-settings.json",
+            "--sessions",
+        ])
+        .arg(&sessions)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(r"x\u{1b}[2J\u{202e}"), "{stderr}");
+    assert!(
+        !crate::has_display_controls(stderr.trim_end()),
+        "{stderr:?}"
+    );
+}

@@ -23,8 +23,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::quote::shorten;
 
-/// What is wrong with an address or CIDR text. Each variant carries the text (shortened when
-/// long).
+/// What is wrong with an address or CIDR text. Each variant carries the text, quoted as
+/// [`crate::quote::shorten`] does (escaped, and shortened when long).
 #[derive(Clone, Debug, Eq, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum AddressError {

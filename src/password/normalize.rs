@@ -121,6 +121,9 @@ impl fmt::Debug for NormalizedPassword {
 }
 
 /// A character that no password may contain.
+///
+/// These are the characters that change how the text around them displays; [`crate::quote`]
+/// shows the same characters escaped when it quotes input in a message.
 #[derive(Clone, Copy, Debug, Eq, Hash, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]

@@ -166,7 +166,7 @@ impl SecuritySettings {
         let updated_by = field(&mut map, "updated_by", &mut errors);
         for key in map.keys() {
             errors.push(SettingsError::UnknownField {
-                path: error::bounded(key.clone()),
+                path: error::bounded(key),
             });
         }
         let (

@@ -12,6 +12,7 @@ use whale_security::allowlist::{
     ClientIp, ClientSource, CompiledAllowlist, ForwardedHeader, IpAllowlist, IpDecision,
     NotEnforcedReason, Surface, TrustedProxies, explain, parse_cidr, parse_ip, resolve_client_ip,
 };
+use whale_security::quote::escape;
 
 use crate::common;
 
@@ -90,7 +91,8 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
                 if args.json {
                     json!({"ip": text, "error": e}).to_string()
                 } else {
-                    format!("{text}\terror\t{e}")
+                    // The line as written, escaped: a tab in it must not add a column.
+                    format!("{}\terror\t{e}", escape(text))
                 }
             }
             Ok(ip) => {

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
 use whale_security::SecuritySettings;
+use whale_security::quote::shorten;
 use whale_security::settings::{SettingsError, SettingsUpdate};
 
 /// Reads and validates a settings file, or describes why it could not be.
@@ -72,8 +73,12 @@ pub fn read(path: &Path) -> Result<String, String> {
 /// Parses `--now`, or takes the system clock when it is absent.
 pub fn now(arg: Option<&str>) -> Result<DateTime<Utc>, String> {
     match arg {
-        Some(text) => whale_security::time::parse(text)
-            .map_err(|e| format!("--now `{text}` is not an RFC 3339 timestamp: {e}")),
+        Some(text) => whale_security::time::parse(text).map_err(|e| {
+            format!(
+                "--now `{}` is not an RFC 3339 timestamp: {e}",
+                shorten(text)
+            )
+        }),
         None => Ok(Utc::now()),
     }
 }
