@@ -335,3 +335,67 @@ fn arguments_and_file_keys_quoted_in_errors_are_escaped() {
         "{stderr:?}"
     );
 }
+
+/// A UTF-8 byte-order mark, as many editors write at the start of a file, made `validate` say
+/// only `line 1, column 1: expected value`, made `lint-allowlist` read a settings file as a
+/// list of CIDRs (with the invisible mark in the message), and made the first line on
+/// `check-ip`'s standard input an error. Every reader of a file or of standard input skips one
+/// leading mark, and reads the rest as it would without it.
+#[test]
+fn a_leading_byte_order_mark_is_skipped_by_every_reader() {
+    const BOM: &[u8] = b"\xEF\xBB\xBF";
+    let spec = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/data/spec-settings.json"
+    ))
+    .unwrap();
+    let settings = temp_file("bom-settings.json", &[BOM, &spec].concat());
+    let settings = settings.to_str().unwrap();
+    let now = ["--now", "2026-03-10T12:00:00Z"];
+
+    let out = bin().args(["validate", settings]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+
+    // Read as the settings file it is: its entries are linted, not its text as CIDRs.
+    let out = bin()
+        .args(["lint-allowlist", settings])
+        .args(now)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!stdout.contains("error"), "{stdout}");
+    assert!(stdout.contains("ip_a1b2c3"), "{stdout}");
+    let list = temp_file("bom-list.txt", &[BOM, b"203.0.113.0/24\n"].concat());
+    let out = bin()
+        .arg("lint-allowlist")
+        .arg(&list)
+        .args(now)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!stdout.contains("error"), "{stdout}");
+
+    let out = with_stdin(
+        &[&["check-ip", "--settings", settings][..], &now].concat(),
+        &[BOM, b"203.0.113.9\n198.51.100.42\n"].concat(),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.starts_with("203.0.113.9\tallow\t"), "{stdout}");
+
+    // Only the first mark of the input: one later in the input is a character like another.
+    let out = with_stdin(
+        &[&["check-ip", "--settings", settings][..], &now].concat(),
+        &[b"203.0.113.9\n", BOM, b"198.51.100.42\n"].concat(),
+    );
+    assert_eq!(out.status.code(), Some(1));
+
+    // The password is read without the mark: 11 characters are too short for the spec's 12.
+    let out = with_stdin(
+        &["validate-password", "--settings", settings, "--json"],
+        &[BOM, "Zq9!vR2#mXw".as_bytes()].concat(),
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["violations"][0]["code"], "min_length", "{v}");
+}

@@ -124,7 +124,10 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
                 break;
             }
             number = number.saturating_add(1);
-            let line = bytes.strip_suffix(b"\n").unwrap_or(&bytes);
+            let mut line = bytes.strip_suffix(b"\n").unwrap_or(&bytes);
+            if number == 1 {
+                line = line.strip_prefix(common::BOM.as_bytes()).unwrap_or(line);
+            }
             let lossy = String::from_utf8_lossy(line);
             let text = lossy.trim();
             // A comment is skipped whatever its encoding.
