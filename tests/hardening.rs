@@ -180,6 +180,60 @@ fn errors_quote_control_and_bidi_characters_escaped() {
     assert!(!crate::has_display_controls(&err.to_string()), "{err:?}");
 }
 
+/// A label holding U+202E (right-to-left override) was accepted and printed by `check-ip`,
+/// where it reverses the columns after it; only control characters were refused. Labels refuse
+/// what passwords refuse: controls, bidirectional controls (U+061C, U+200E, U+200F,
+/// U+202A..=U+202E, U+2066..=U+2069), line separators and noncharacters, on reading a document
+/// and in an update.
+#[test]
+fn labels_refuse_bidirectional_controls_as_passwords_do() {
+    use whale_security::allowlist::{Label, LabelError};
+    use whale_security::password::InvalidCharacterKind;
+
+    for c in [
+        '\u{061c}', '\u{200e}', '\u{200f}', '\u{202a}', '\u{202b}', '\u{202c}', '\u{202d}',
+        '\u{202e}', '\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}',
+    ] {
+        let err = Label::new(format!("Office {c}network")).unwrap_err();
+        assert_eq!(
+            err,
+            LabelError::InvalidCharacter {
+                kind: InvalidCharacterKind::BidiControl
+            },
+            "{:04x}",
+            u32::from(c)
+        );
+        assert_eq!(err.to_string(), "label contains a bidirectional control");
+    }
+    for (text, kind) in [
+        ("a\u{2028}b", InvalidCharacterKind::LineSeparator),
+        ("a\u{fdd0}b", InvalidCharacterKind::Noncharacter),
+    ] {
+        assert_eq!(
+            Label::new(text).unwrap_err(),
+            LabelError::InvalidCharacter { kind }
+        );
+    }
+    assert_eq!(
+        Label::new("a\u{1b}b").unwrap_err(),
+        LabelError::ControlCharacter
+    );
+    // Scripts written right to left are text like any other.
+    assert!(Label::new("משרד ראשי").is_ok());
+
+    let mut doc: serde_json::Value = serde_json::from_str(&spec_text()).unwrap();
+    doc["ip_allowlist"]["entries"][0]["label"] = "Office \u{202e}krowten".into();
+    let errors = SecuritySettings::from_json(&doc.to_string()).unwrap_err();
+    assert_eq!(
+        errors.as_slice()[0].path(),
+        "ip_allowlist.entries[0].label",
+        "{errors}"
+    );
+    let update = r#"{"ip_allowlist": {"entries": [{"cidr": "10.0.0.0/8", "label": "\u2067x"}]}}"#;
+    let err = SettingsUpdate::from_json(update).unwrap_err();
+    assert_eq!(err.path(), "ip_allowlist.entries[0].label", "{err}");
+}
+
 mod future_records {
     use chrono::{DateTime, Utc};
     use whale_security::api_keys::{ApiKeyRotationPolicy, rotation_due};
