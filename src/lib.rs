@@ -8,7 +8,7 @@ mod bounded;
 pub mod http;
 pub mod id;
 pub mod password;
-mod quote;
+pub mod quote;
 pub mod service;
 pub mod session;
 pub mod set;

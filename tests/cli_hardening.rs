@@ -200,3 +200,202 @@ fn every_member_of_a_large_sessions_file_gets_an_admission_answer() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["admission"].as_array().unwrap().len(), 5_000);
 }
+
+/// One line of `check-ip`'s standard input that was not UTF-8 (`caf\xE9`, Latin-1) ended the
+/// run: "cannot read standard input: stream did not contain valid UTF-8", exit 2, and no
+/// answer for the lines after it. That line gets its own `error` line, the run goes on, and the
+/// status is 1. A comment line that is not UTF-8 is still a comment.
+#[test]
+fn check_ip_answers_an_error_for_a_line_that_is_not_utf8_and_goes_on() {
+    let input = b"203.0.113.9\ncaf\xe9\n# caf\xe9 (Latin-1 comment)\n198.51.100.42\n";
+    let args = [
+        "check-ip",
+        "--settings",
+        "data/spec-settings.json",
+        "--now",
+        "2026-03-10T12:00:00Z",
+    ];
+    let out = with_stdin(&args, input);
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{stdout}");
+    assert!(lines[0].starts_with("203.0.113.9\tallow\t"), "{stdout}");
+    assert_eq!(
+        lines[1],
+        "caf\u{fffd}\terror\tline 2 is not UTF-8 at byte 3"
+    );
+    assert!(lines[2].starts_with("198.51.100.42\tallow\t"), "{stdout}");
+
+    let out = with_stdin(&[&args[..], &["--json"]].concat(), input);
+    assert_eq!(out.status.code(), Some(1));
+    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[1]["ip"], "caf\u{fffd}");
+    assert_eq!(lines[1]["error"], "line 2 is not UTF-8 at byte 3");
+    assert_eq!(lines[2]["allowed"], true);
+}
+
+/// `check-ip` echoed a rejected line raw: the line `8.8.8.8<TAB>allow<TAB>ip_a1b2c3` printed
+/// `8.8.8.8⇥allow⇥ip_a1b2c3⇥error⇥…`, whose first columns read as an allow, and ESC, NUL and
+/// bidirectional controls reached the terminal in the echo and in the error message. Each
+/// line is three columns with those characters escaped, from standard input and from the
+/// arguments alike.
+#[test]
+fn check_ip_escapes_control_and_bidi_characters_it_echoes() {
+    let hostile = [
+        "8.8.8.8\tallow\tip_a1b2c3",
+        "\x1b[2J203.0.113.9",
+        "1.1\u{85}.1.1",
+        "\u{202e}9.9.9.9",
+        "203.0.113.9\u{2066}",
+        "10.0.0.1\0",
+    ];
+    let args = [
+        "check-ip",
+        "--settings",
+        "data/spec-settings.json",
+        "--now",
+        "2026-03-10T12:00:00Z",
+    ];
+    let from_stdin = with_stdin(&args, hostile.join("\n").as_bytes());
+    // An argument cannot hold NUL.
+    let from_args = bin()
+        .args(args)
+        .args(&hostile[..hostile.len() - 1])
+        .output()
+        .unwrap();
+    for (out, count) in [(from_stdin, hostile.len()), (from_args, hostile.len() - 1)] {
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        assert_eq!(out.status.code(), Some(1), "{stdout}");
+        let lines: Vec<&str> = stdout.lines().collect();
+        assert_eq!(lines.len(), count, "{stdout}");
+        for line in &lines {
+            let columns: Vec<&str> = line.split('\t').collect();
+            assert_eq!(columns.len(), 3, "{line:?}");
+            assert_eq!(columns[1], "error", "{line:?}");
+            for column in &columns {
+                assert!(!crate::has_display_controls(column), "{line:?}");
+            }
+        }
+        assert_eq!(
+            lines[0],
+            r"8.8.8.8\tallow\tip_a1b2c3	error	`8.8.8.8\tallow\tip_a1b2c3` contains whitespace"
+        );
+        assert!(
+            lines[1].starts_with(r"\u{1b}[2J203.0.113.9	error	"),
+            "{}",
+            lines[1]
+        );
+    }
+}
+
+/// Arguments and keys of input files quoted in the commands' own error messages are escaped
+/// the same way.
+#[test]
+fn arguments_and_file_keys_quoted_in_errors_are_escaped() {
+    let out = bin()
+        .args(["check-ip", "--settings", "data/spec-settings.json", "--now"])
+        .arg("2026\x1b[2J\u{202e}")
+        .arg("203.0.113.9")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(r"`2026\u{1b}[2J\u{202e}`"), "{stderr}");
+    assert!(
+        !crate::has_display_controls(stderr.trim_end()),
+        "{stderr:?}"
+    );
+
+    let sessions = temp_file(
+        "hostile-key.json",
+        br#"[{"id": "s1", "user": "user_u1", "created_at": "2026-03-10T11:00:00Z", "x\u001b[2J\u202e": 1}]"#,
+    );
+    let out = bin()
+        .args([
+            "session",
+            "--settings",
+            "data/spec-settings.json",
+            "--sessions",
+        ])
+        .arg(&sessions)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(r"x\u{1b}[2J\u{202e}"), "{stderr}");
+    assert!(
+        !crate::has_display_controls(stderr.trim_end()),
+        "{stderr:?}"
+    );
+}
+
+/// A UTF-8 byte-order mark, as many editors write at the start of a file, made `validate` say
+/// only `line 1, column 1: expected value`, made `lint-allowlist` read a settings file as a
+/// list of CIDRs (with the invisible mark in the message), and made the first line on
+/// `check-ip`'s standard input an error. Every reader of a file or of standard input skips one
+/// leading mark, and reads the rest as it would without it.
+#[test]
+fn a_leading_byte_order_mark_is_skipped_by_every_reader() {
+    const BOM: &[u8] = b"\xEF\xBB\xBF";
+    let spec = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/data/spec-settings.json"
+    ))
+    .unwrap();
+    let settings = temp_file("bom-settings.json", &[BOM, &spec].concat());
+    let settings = settings.to_str().unwrap();
+    let now = ["--now", "2026-03-10T12:00:00Z"];
+
+    let out = bin().args(["validate", settings]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+
+    // Read as the settings file it is: its entries are linted, not its text as CIDRs.
+    let out = bin()
+        .args(["lint-allowlist", settings])
+        .args(now)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!stdout.contains("error"), "{stdout}");
+    assert!(stdout.contains("ip_a1b2c3"), "{stdout}");
+    let list = temp_file("bom-list.txt", &[BOM, b"203.0.113.0/24\n"].concat());
+    let out = bin()
+        .arg("lint-allowlist")
+        .arg(&list)
+        .args(now)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!stdout.contains("error"), "{stdout}");
+
+    let out = with_stdin(
+        &[&["check-ip", "--settings", settings][..], &now].concat(),
+        &[BOM, b"203.0.113.9\n198.51.100.42\n"].concat(),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.starts_with("203.0.113.9\tallow\t"), "{stdout}");
+
+    // Only the first mark of the input: one later in the input is a character like another.
+    let out = with_stdin(
+        &[&["check-ip", "--settings", settings][..], &now].concat(),
+        &[b"203.0.113.9\n", BOM, b"198.51.100.42\n"].concat(),
+    );
+    assert_eq!(out.status.code(), Some(1));
+
+    // The password is read without the mark: 11 characters are too short for the spec's 12.
+    let out = with_stdin(
+        &["validate-password", "--settings", settings, "--json"],
+        &[BOM, "Zq9!vR2#mXw".as_bytes()].concat(),
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["violations"][0]["code"], "min_length", "{v}");
+}

@@ -117,6 +117,123 @@ fn errors_quote_huge_keys_and_values_shortened() {
     assert!(err.to_string().len() < 600);
 }
 
+/// Error messages quoted input as it came: `1.2.3.4\x1b[2J` cleared the terminal of whoever
+/// read the message, a tab forged a column of tab-separated output, and U+202E reversed the
+/// rest of the line. Every message that quotes input shows such characters escaped (`\t`,
+/// `\u{1b}`, `\u{202e}`), and the rest of the input as it was.
+#[test]
+fn errors_quote_control_and_bidi_characters_escaped() {
+    use whale_security::allowlist::{parse_cidr, parse_ip};
+    use whale_security::id::StoreId;
+
+    let hostile = [
+        "1.2.3.4\x1b[2J",
+        "8.8.8.8\tallow",
+        "10.0.0.1\0",
+        "\u{202e}4.3.2.1",
+        "1.1\u{85}.1.1",
+        "2001:db8::\u{2066}1",
+    ];
+    for text in hostile {
+        let messages = [
+            parse_ip(text).unwrap_err().to_string(),
+            parse_cidr(&format!("{text}/32")).unwrap_err().to_string(),
+            StoreId::new(format!("store_{text}"))
+                .unwrap_err()
+                .to_string(),
+        ];
+        for message in messages {
+            assert!(!crate::has_display_controls(&message), "{message:?}");
+        }
+    }
+    assert_eq!(
+        parse_ip("8.8.8.8\tallow").unwrap_err().to_string(),
+        r"`8.8.8.8\tallow` contains whitespace"
+    );
+    assert_eq!(
+        parse_ip("1.2.3.4\x1b[2J").unwrap_err().to_string(),
+        r"`1.2.3.4\u{1b}[2J` is not an IP address"
+    );
+
+    // Keys and values of settings documents and updates: serde quotes an unknown key as it is.
+    let key = "require_\u{1b}[31mupper\u{202e}case\t";
+    let mut doc: serde_json::Value = serde_json::from_str(&spec_text()).unwrap();
+    doc["password_policy"][key] = 1.into();
+    doc["session_policy"]["timeout_minutes"] = "8\u{1b}0".into();
+    let errors = SecuritySettings::from_json(&doc.to_string()).unwrap_err();
+    assert_eq!(errors.as_slice().len(), 2, "{errors}");
+    for e in errors.as_slice() {
+        assert!(!crate::has_display_controls(&e.to_string()), "{e:?}");
+        assert!(!crate::has_display_controls(e.path()), "{e:?}");
+    }
+    let update = format!(
+        r#"{{"password_policy": {{{}: 1}}}}"#,
+        serde_json::json!(key)
+    );
+    let err = SettingsUpdate::from_json(&update).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        r"password_policy.require_\u{1b}[31mupper\u{202e}case\t: unknown field"
+    );
+    let twice = format!(r#"{{"{k}": 1, "{k}": 2}}"#, k = "a\\u001bb");
+    let err = SettingsUpdate::from_json(&twice).unwrap_err();
+    assert!(!crate::has_display_controls(&err.to_string()), "{err:?}");
+}
+
+/// A label holding U+202E (right-to-left override) was accepted and printed by `check-ip`,
+/// where it reverses the columns after it; only control characters were refused. Labels refuse
+/// what passwords refuse: controls, bidirectional controls (U+061C, U+200E, U+200F,
+/// U+202A..=U+202E, U+2066..=U+2069), line separators and noncharacters, on reading a document
+/// and in an update.
+#[test]
+fn labels_refuse_bidirectional_controls_as_passwords_do() {
+    use whale_security::allowlist::{Label, LabelError};
+    use whale_security::password::InvalidCharacterKind;
+
+    for c in [
+        '\u{061c}', '\u{200e}', '\u{200f}', '\u{202a}', '\u{202b}', '\u{202c}', '\u{202d}',
+        '\u{202e}', '\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}',
+    ] {
+        let err = Label::new(format!("Office {c}network")).unwrap_err();
+        assert_eq!(
+            err,
+            LabelError::InvalidCharacter {
+                kind: InvalidCharacterKind::BidiControl
+            },
+            "{:04x}",
+            u32::from(c)
+        );
+        assert_eq!(err.to_string(), "label contains a bidirectional control");
+    }
+    for (text, kind) in [
+        ("a\u{2028}b", InvalidCharacterKind::LineSeparator),
+        ("a\u{fdd0}b", InvalidCharacterKind::Noncharacter),
+    ] {
+        assert_eq!(
+            Label::new(text).unwrap_err(),
+            LabelError::InvalidCharacter { kind }
+        );
+    }
+    assert_eq!(
+        Label::new("a\u{1b}b").unwrap_err(),
+        LabelError::ControlCharacter
+    );
+    // Scripts written right to left are text like any other.
+    assert!(Label::new("משרד ראשי").is_ok());
+
+    let mut doc: serde_json::Value = serde_json::from_str(&spec_text()).unwrap();
+    doc["ip_allowlist"]["entries"][0]["label"] = "Office \u{202e}krowten".into();
+    let errors = SecuritySettings::from_json(&doc.to_string()).unwrap_err();
+    assert_eq!(
+        errors.as_slice()[0].path(),
+        "ip_allowlist.entries[0].label",
+        "{errors}"
+    );
+    let update = r#"{"ip_allowlist": {"entries": [{"cidr": "10.0.0.0/8", "label": "\u2067x"}]}}"#;
+    let err = SettingsUpdate::from_json(update).unwrap_err();
+    assert_eq!(err.path(), "ip_allowlist.entries[0].label", "{err}");
+}
+
 mod future_records {
     use chrono::{DateTime, Utc};
     use whale_security::api_keys::{ApiKeyRotationPolicy, rotation_due};

@@ -60,3 +60,14 @@ pub fn fixture(name: &str) -> PathBuf {
 pub fn read_fixture(name: &str) -> String {
     std::fs::read_to_string(fixture(name)).unwrap_or_else(|e| panic!("reading {name}: {e}"))
 }
+
+/// Whether `text` holds a character that changes how the text around it displays: a C0 or C1
+/// control (tab, ESC, NUL...), or a bidirectional control.
+pub fn has_display_controls(text: &str) -> bool {
+    text.chars().any(|c| {
+        c.is_control()
+            || ('\u{202a}'..='\u{202e}').contains(&c)
+            || ('\u{2066}'..='\u{2069}').contains(&c)
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{061c}')
+    })
+}

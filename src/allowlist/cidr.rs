@@ -23,8 +23,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::quote::shorten;
 
-/// What is wrong with an address or CIDR text. Each variant carries the text (shortened when
-/// long).
+/// What is wrong with an address or CIDR text. Each variant carries the text, quoted as
+/// [`crate::quote::shorten`] does (escaped, and shortened when long).
 #[derive(Clone, Debug, Eq, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum AddressError {
@@ -248,6 +248,7 @@ impl fmt::Debug for Cidr {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn parse_ip(text: &str) -> Result<IpAddr, AddressError> {
+    check_form(text)?;
     parse_addr(text, text).map(|a| a.to_canonical())
 }
 
@@ -257,6 +258,9 @@ pub fn parse_ip(text: &str) -> Result<IpAddr, AddressError> {
 ///
 /// An [`AddressError`] naming the text and what is wrong with it.
 pub fn parse_cidr(text: &str) -> Result<Cidr, AddressError> {
+    // On the whole text, before it is split: `10.0.0.0/8 # office` has whitespace, not an
+    // invalid prefix length.
+    check_form(text)?;
     let Some((addr_text, len_text)) = text.split_once('/') else {
         return Ok(Cidr::host(parse_addr(text, text)?));
     };
@@ -309,29 +313,35 @@ fn host_bits_error(text: &str, net: IpNet) -> AddressError {
     }
 }
 
-/// Parses the address part. `whole` is the full input, for error messages.
-fn parse_addr(text: &str, whole: &str) -> Result<IpAddr, AddressError> {
-    if text.is_empty() {
-        return Err(if whole.is_empty() {
-            AddressError::Empty
-        } else {
-            AddressError::Invalid {
-                text: shorten(whole),
-            }
-        });
+/// Refuses, anywhere in the whole input, what no part of an address or CIDR may hold: an
+/// empty text, a list separator, whitespace, a zone id.
+fn check_form(whole: &str) -> Result<(), AddressError> {
+    if whole.is_empty() {
+        return Err(AddressError::Empty);
     }
-    if text.contains(',') || text.contains(';') {
+    if whole.contains(',') || whole.contains(';') {
         return Err(AddressError::List {
             text: shorten(whole),
         });
     }
-    if text.chars().any(char::is_whitespace) {
+    if whole.chars().any(char::is_whitespace) {
         return Err(AddressError::Whitespace {
             text: shorten(whole),
         });
     }
-    if text.contains('%') {
+    if whole.contains('%') {
         return Err(AddressError::ZoneId {
+            text: shorten(whole),
+        });
+    }
+    Ok(())
+}
+
+/// Parses the address part. `whole` is the full input, for error messages; [`check_form`]
+/// has checked it.
+fn parse_addr(text: &str, whole: &str) -> Result<IpAddr, AddressError> {
+    if text.is_empty() {
+        return Err(AddressError::Invalid {
             text: shorten(whole),
         });
     }
@@ -547,6 +557,35 @@ mod tests {
             Err(AddressError::ZoneId { .. })
         ));
         assert!(matches!(parse_ip(""), Err(AddressError::Empty)));
+    }
+
+    /// `203.0.113.0/24 ` and `10.0.0.0/8 # office` were said to have an invalid prefix length:
+    /// only the address part was checked for whitespace and lists. Whitespace anywhere is
+    /// whitespace, a list anywhere is a list, and a zone id anywhere is a zone id.
+    #[test]
+    fn whitespace_lists_and_zones_after_the_slash_are_named() {
+        for text in [
+            "203.0.113.0/24 ",
+            "10.0.0.0/8 # office",
+            "10.0.0.0/\t8",
+            "2001:db8::/32\u{a0}",
+            "203.0.113.0 /24",
+        ] {
+            assert!(
+                matches!(err(text), AddressError::Whitespace { .. }),
+                "{text:?}: {}",
+                err(text)
+            );
+        }
+        assert!(matches!(
+            err("10.0.0.0/8,10.1.0.0/16"),
+            AddressError::List { .. }
+        ));
+        assert!(matches!(
+            err("10.0.0.0/8; 10.1.0.0/16"),
+            AddressError::List { .. }
+        ));
+        assert!(matches!(err("fe80::/64%eth0"), AddressError::ZoneId { .. }));
     }
 
     #[test]

@@ -75,6 +75,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::id::EntryId;
+use crate::password::InvalidCharacterKind;
 use crate::set::NonEmptySet;
 
 pub use self::cidr::{AddressError, Cidr, parse_cidr, parse_ip};
@@ -177,7 +178,13 @@ pub struct UnknownSurfaceError {
     text: String,
 }
 
-/// An entry's label: at most 200 characters, no control characters.
+/// An entry's label: at most 200 characters, none of the characters a password may not hold.
+///
+/// Those are the characters that change how the text around them displays
+/// ([`InvalidCharacterKind`]): controls, bidirectional controls (U+061C, U+200E, U+200F,
+/// U+202A..=U+202E, U+2066..=U+2069), line separators and noncharacters. Labels are printed in
+/// tab-separated CLI output, where such a character could hide or reorder the columns.
+/// Right-to-left scripts are text like any other.
 #[derive(Clone, Debug, Default, Eq, Hash, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Label(String);
@@ -190,7 +197,10 @@ impl Label {
     ///
     /// # Errors
     ///
-    /// [`LabelError`] when the label is too long or holds a control character.
+    /// [`LabelError::TooLong`] when the label is too long,
+    /// [`LabelError::ControlCharacter`] when it holds a control character, and
+    /// [`LabelError::InvalidCharacter`] when it holds another character of
+    /// [`InvalidCharacterKind`].
     pub fn new(text: impl Into<String>) -> Result<Self, LabelError> {
         let text = text.into();
         if text.chars().count() > Self::MAX_CHARS {
@@ -198,10 +208,11 @@ impl Label {
                 chars: text.chars().count(),
             });
         }
-        if text.chars().any(char::is_control) {
-            return Err(LabelError::ControlCharacter);
+        match text.chars().find_map(InvalidCharacterKind::of) {
+            None => Ok(Self(text)),
+            Some(InvalidCharacterKind::Control) => Err(LabelError::ControlCharacter),
+            Some(kind) => Err(LabelError::InvalidCharacter { kind }),
         }
-        Ok(Self(text))
     }
 
     /// The label's text.
@@ -238,6 +249,13 @@ pub enum LabelError {
     /// Holds a control character (newline, NUL, ...).
     #[error("label contains a control character")]
     ControlCharacter,
+    /// Holds another character that changes how the text around it displays: a bidirectional
+    /// control, a line separator or a noncharacter.
+    #[error("label contains a {kind}")]
+    InvalidCharacter {
+        /// Which kind of character.
+        kind: InvalidCharacterKind,
+    },
 }
 
 /// The answer for one request.

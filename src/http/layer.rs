@@ -29,7 +29,8 @@ pub struct ClientAddr(pub IpAddr);
 /// For each request it:
 /// 1. finds the store: by default the `{store_id}` of a `/v1/stores/{store_id}/...` path;
 /// 2. resolves the client address from the socket peer (axum's `ConnectInfo<SocketAddr>`
-///    extension) and, when the peer is a trusted proxy, the forwarding header the proxies write;
+///    extension) and, when the peer is a trusted proxy, the forwarding header the proxies write
+///    (any other peer's forwarding headers are not read at all, whatever bytes they hold);
 /// 3. checks it against the store's allowlist on the configured surface through
 ///    [`SecurityService::check_ip`] (served from memory: lock-free, no store read once the
 ///    store's allowlist is cached);
@@ -248,6 +249,12 @@ impl<S: Store> Shared<S> {
                 "the connection's peer address is unknown",
             ));
         };
+        let peer = peer.ip().to_canonical();
+        // Anyone can send a forwarding header: one from a peer that is not a trusted proxy is
+        // never read, not even decoded, so its bytes cannot turn an allowed request away.
+        if !self.proxies.trusts(peer) {
+            return Ok(peer);
+        }
         let name = match self.proxies.header() {
             ForwardedHeader::XForwardedFor => "x-forwarded-for",
             ForwardedHeader::Forwarded => "forwarded",
@@ -263,7 +270,7 @@ impl<S: Store> Shared<S> {
             })?;
             values.push(text);
         }
-        client_ip::resolve(peer.ip(), &values, &self.proxies).map_err(|e| {
+        client_ip::resolve(peer, &values, &self.proxies).map_err(|e| {
             ApiError::new(ErrorCode::ClientIpUnresolved, e.to_string())
                 .with_field(name, e.to_string())
         })

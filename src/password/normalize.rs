@@ -121,6 +121,10 @@ impl fmt::Debug for NormalizedPassword {
 }
 
 /// A character that no password may contain.
+///
+/// These are the characters that change how the text around them displays. This is the one
+/// definition of them: allowlist labels refuse them too ([`crate::allowlist::Label`]), and
+/// [`crate::quote`] shows them escaped when it quotes input in a message.
 #[derive(Clone, Copy, Debug, Eq, Hash, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]

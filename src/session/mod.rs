@@ -189,7 +189,7 @@ pub enum SessionError {
     /// ASCII one.
     #[error("`{text}` is not a session id: 1 to {max} visible ASCII characters are allowed")]
     InvalidSessionId {
-        /// The text given (shortened when long).
+        /// The text given, quoted as [`crate::quote::shorten`] does (escaped, shortened when long).
         text: String,
         /// The longest id allowed, in bytes.
         max: usize,
@@ -200,7 +200,7 @@ pub enum SessionError {
         "`{text}` is not an action name: 1 to {max} characters of `a-z`, `0-9`, `_`, `.`, `:`, `-` are allowed"
     )]
     InvalidAction {
-        /// The text given (shortened when long).
+        /// The text given, quoted as [`crate::quote::shorten`] does (escaped, shortened when long).
         text: String,
         /// The longest name allowed, in bytes.
         max: usize,

@@ -129,7 +129,7 @@ impl SettingsError {
         Self::Syntax {
             line: e.line(),
             column: e.column(),
-            message: bounded(message),
+            message: bounded(&message),
         }
     }
 
@@ -145,8 +145,8 @@ impl SettingsError {
             None => inner,
         };
         // serde quotes the offending key or value whole; hostile input may be megabytes long.
-        let inner = bounded(inner);
-        let sub = bounded(e.path().to_string());
+        let inner = bounded(&inner);
+        let sub = bounded(&e.path().to_string());
         let mut path = prefix.to_owned();
         if sub != "." {
             if !path.is_empty() && !sub.starts_with('[') {
@@ -190,13 +190,11 @@ fn at(path: &str) -> String {
     }
 }
 
-/// `text` cut to its first [`MAX_QUOTED`] characters (with `…` when cut), so that an error
-/// quoting hostile input stays one short line.
-pub(crate) fn bounded(text: String) -> String {
-    match text.char_indices().nth(MAX_QUOTED) {
-        Some((cut, _)) => format!("{}…", text.get(..cut).unwrap_or_default()),
-        None => text,
-    }
+/// `text` cut to its first [`MAX_QUOTED`] characters (with `…` when cut) and escaped as
+/// [`crate::quote`] does, so that an error quoting hostile input stays one short line that
+/// displays as written.
+pub(crate) fn bounded(text: &str) -> String {
+    crate::quote::shorten_to(text, MAX_QUOTED)
 }
 
 /// The most characters of a path or message an error quotes.

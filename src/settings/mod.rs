@@ -166,7 +166,7 @@ impl SecuritySettings {
         let updated_by = field(&mut map, "updated_by", &mut errors);
         for key in map.keys() {
             errors.push(SettingsError::UnknownField {
-                path: error::bounded(key.clone()),
+                path: error::bounded(key),
             });
         }
         let (
@@ -269,6 +269,12 @@ impl SecuritySettings {
 
     /// The checks that span several fields; each failure names the field to fix.
     fn cross_field_errors(&self) -> Vec<SettingsError> {
+        self.cross_field_errors_counting(self.ip_allowlist.entries.len())
+    }
+
+    /// [`Self::cross_field_errors`] as if the allowlist had `entry_count` entries: how an
+    /// update that would make the list too long is refused without building the list.
+    fn cross_field_errors_counting(&self, entry_count: usize) -> Vec<SettingsError> {
         let mut errors = Vec::new();
         let rotation = &self.api_key_rotation;
         let interval_hours = u64::from(rotation.interval_days.get()) * 24;
@@ -279,11 +285,10 @@ impl SecuritySettings {
                 interval_days: rotation.interval_days.get(),
             });
         }
-        let count = self.ip_allowlist.entries.len();
-        if count > IpAllowlist::MAX_ENTRIES {
+        if entry_count > IpAllowlist::MAX_ENTRIES {
             errors.push(SettingsError::TooManyEntries {
                 path: "ip_allowlist.entries".into(),
-                count,
+                count: entry_count,
                 max: IpAllowlist::MAX_ENTRIES,
             });
         }

@@ -1,13 +1,13 @@
 //! Partial updates (the REST API's PUT body) and the pure function that applies them.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
 use super::{SecuritySettings, SettingsError, SettingsErrors};
-use crate::allowlist::{AllowlistEntry, Cidr, Label, Surface};
+use crate::allowlist::{AllowlistEntry, Cidr, IpAllowlist, Label, Surface};
 use crate::api_keys::{ApiKeyRotationPolicy, IntervalDays, RotationGraceHours};
 use crate::audit::{self, AuditAction, AuditRecord};
 use crate::id::{EntryId, UserId};
@@ -274,6 +274,8 @@ pub fn apply(
     now: DateTime<Utc>,
 ) -> Result<Applied, SettingsErrors> {
     let mut next = current.clone();
+    // An oversized list is refused before it is merged and diffed, which is wasted work.
+    let mut oversized = None;
     if let Some(u) = &update.two_factor {
         apply_two_factor(&mut next.two_factor, u, now)?;
     }
@@ -285,8 +287,12 @@ pub fn apply(
         if let Some(applies_to) = &u.applies_to {
             list.applies_to = applies_to.clone();
         }
-        if let Some(entries) = &u.entries {
-            list.entries = merge_entries(&list.entries, entries, now);
+        match &u.entries {
+            Some(entries) if entries.len() > IpAllowlist::MAX_ENTRIES => {
+                oversized = Some(entries.len());
+            }
+            Some(entries) => list.entries = merge_entries(&list.entries, entries, now),
+            None => {}
         }
     }
     if let Some(u) = &update.session_policy {
@@ -314,6 +320,11 @@ pub fn apply(
     if let Some(u) = &update.api_key_rotation {
         apply_rotation(&mut next.api_key_rotation, u, now)?;
     }
+    if let Some(count) = oversized {
+        // The errors `finish` would give for the merged list: `next` still holds the current
+        // list, whose ids are unique, so only the count differs.
+        return Err(SettingsErrors::new(next.cross_field_errors_counting(count)));
+    }
     finish(current, next, actor, now, AuditAction::UpdateSettings)
 }
 
@@ -328,10 +339,16 @@ pub fn add_entry(
     actor: &UserId,
     now: DateTime<Utc>,
 ) -> Result<(Applied, AllowlistEntry), SettingsErrors> {
+    let count = current.ip_allowlist.entries.len().saturating_add(1);
+    if count > IpAllowlist::MAX_ENTRIES {
+        return Err(SettingsErrors::new(
+            current.cross_field_errors_counting(count),
+        ));
+    }
     let mut next = current.clone();
     let taken: HashSet<&EntryId> = current.ip_allowlist.entries.iter().map(|e| &e.id).collect();
     let added = AllowlistEntry {
-        id: fresh_entry_id(&entry.cidr, &taken),
+        id: fresh_entry_id(&entry.cidr, |id| taken.contains(id)),
         cidr: entry.cidr,
         label: entry.label,
         added_at: now,
@@ -487,26 +504,35 @@ fn apply_rotation(
 }
 
 /// Keeps the id and `added_at` of networks already listed; gives new ones fresh ids.
+///
+/// A network listed several times keeps its old entries in list order, one per new entry.
+/// Linear: the old list is indexed by network and by id once.
 fn merge_entries(
     old: &[AllowlistEntry],
     new: &[NewEntry],
     now: DateTime<Utc>,
 ) -> Vec<AllowlistEntry> {
-    let mut taken: HashSet<EntryId> = HashSet::new();
+    let mut unclaimed: HashMap<Cidr, VecDeque<&AllowlistEntry>> = HashMap::new();
+    for entry in old {
+        unclaimed.entry(entry.cidr).or_default().push_back(entry);
+    }
+    let old_ids: HashSet<&EntryId> = old.iter().map(|o| &o.id).collect();
+    let mut fresh_ids: HashSet<EntryId> = HashSet::new();
     let mut out = Vec::with_capacity(new.len());
     for entry in new {
-        let kept = old
-            .iter()
-            .find(|o| o.cidr == entry.cidr && !taken.contains(&o.id));
+        let kept = unclaimed.get_mut(&entry.cidr).and_then(VecDeque::pop_front);
         let (id, added_at) = match kept {
             Some(o) => (o.id.clone(), o.added_at),
             None => {
-                let in_use: HashSet<&EntryId> =
-                    old.iter().map(|o| &o.id).chain(taken.iter()).collect();
-                (fresh_entry_id(&entry.cidr, &in_use), now)
+                // Never an id of the current list, even one this update drops: the audit diff
+                // would read the new network as that entry changed.
+                let id = fresh_entry_id(&entry.cidr, |id| {
+                    old_ids.contains(id) || fresh_ids.contains(id)
+                });
+                fresh_ids.insert(id.clone());
+                (id, now)
             }
         };
-        taken.insert(id.clone());
         out.push(AllowlistEntry {
             id,
             cidr: entry.cidr,
@@ -521,7 +547,7 @@ fn merge_entries(
 /// A deterministic id for a new entry: a hash of its network, probed past ids in use.
 ///
 /// Ids carry no meaning; determinism keeps [`apply`] pure (no randomness) and repeatable.
-fn fresh_entry_id(cidr: &Cidr, in_use: &HashSet<&EntryId>) -> EntryId {
+fn fresh_entry_id(cidr: &Cidr, in_use: impl Fn(&EntryId) -> bool) -> EntryId {
     let text = cidr.to_string();
     let mut attempt: u64 = 0;
     loop {
@@ -529,7 +555,7 @@ fn fresh_entry_id(cidr: &Cidr, in_use: &HashSet<&EntryId>) -> EntryId {
         // The text is `ip_` and 12 hex digits, which is always a valid id; the fallback arm
         // only keeps the function total.
         if let Ok(id) = EntryId::new(format!("ip_{hash:012x}"))
-            && !in_use.contains(&id)
+            && !in_use(&id)
         {
             return id;
         }
@@ -564,6 +590,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::allowlist::parse_cidr;
     use crate::id::StoreId;
     use crate::time::parse;
 
@@ -771,6 +798,85 @@ mod tests {
             applied.settings.api_key_rotation().next_rotation,
             Some(parse("2026-04-01T00:00:00Z").unwrap())
         );
+    }
+
+    /// The merge as first written: a linear search of the old list per new entry. The model
+    /// the indexed merge must agree with, ids and `added_at` included.
+    fn merge_by_scan(
+        old: &[AllowlistEntry],
+        new: &[NewEntry],
+        now: DateTime<Utc>,
+    ) -> Vec<AllowlistEntry> {
+        let mut taken: HashSet<EntryId> = HashSet::new();
+        let mut out = Vec::new();
+        for entry in new {
+            let kept = old
+                .iter()
+                .find(|o| o.cidr == entry.cidr && !taken.contains(&o.id));
+            let (id, added_at) = match kept {
+                Some(o) => (o.id.clone(), o.added_at),
+                None => {
+                    let in_use: HashSet<&EntryId> =
+                        old.iter().map(|o| &o.id).chain(taken.iter()).collect();
+                    (fresh_entry_id(&entry.cidr, |id| in_use.contains(id)), now)
+                }
+            };
+            taken.insert(id.clone());
+            out.push(AllowlistEntry {
+                id,
+                cidr: entry.cidr,
+                label: entry.label.clone(),
+                added_at,
+                expires_at: entry.expires_at,
+            });
+        }
+        out
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(
+            std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(256)
+        ))]
+
+        /// Replacing a list keeps the same ids and `added_at` as the linear scan did, for lists
+        /// drawn from a few networks (so networks repeat in both lists), with old ids that may
+        /// collide with the hashed ids of new entries.
+        #[test]
+        fn merging_entries_agrees_with_the_linear_scan(
+            old in proptest::collection::vec((0u8..6, 0u8..3), 0..12),
+            new in proptest::collection::vec(0u8..8, 0..12),
+        ) {
+            let t0 = parse("2026-01-01T00:00:00Z").unwrap();
+            let now = parse("2026-03-10T10:00:00Z").unwrap();
+            let cidr = |n: u8| parse_cidr(&format!("10.{n}.0.0/16")).unwrap();
+            let mut seen = HashSet::new();
+            let old: Vec<AllowlistEntry> = old
+                .into_iter()
+                .enumerate()
+                .filter_map(|(i, (n, how))| {
+                    // Some old ids are the ids a new entry of another network would hash to.
+                    let id = match how {
+                        0 => EntryId::new(format!("ip_old{i}")).unwrap(),
+                        _ => fresh_entry_id(&cidr(n.wrapping_add(how)), |_| false),
+                    };
+                    seen.insert(id.clone()).then(|| AllowlistEntry {
+                        id,
+                        cidr: cidr(n),
+                        label: Label::default(),
+                        added_at: t0,
+                        expires_at: None,
+                    })
+                })
+                .collect();
+            let new: Vec<NewEntry> = new
+                .into_iter()
+                .map(|n| NewEntry { cidr: cidr(n), label: Label::default(), expires_at: None })
+                .collect();
+            proptest::prop_assert_eq!(
+                merge_entries(&old, &new, now),
+                merge_by_scan(&old, &new, now)
+            );
+        }
     }
 
     #[test]

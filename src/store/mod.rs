@@ -502,7 +502,7 @@ pub enum StoreError {
     /// The text is not an audit cursor this crate wrote.
     #[error("`{text}` is not an audit cursor")]
     InvalidCursor {
-        /// The text given (shortened when long).
+        /// The text given, quoted as [`crate::quote::shorten`] does (escaped, shortened when long).
         text: String,
     },
     /// The database server cannot be reached, or refused the connection.

@@ -10,3 +10,4 @@ mod errors;
 mod harness;
 mod hostile;
 mod keys;
+mod layer;

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use whale_security::id::StoreId;
+use whale_security::quote::shorten;
 use whale_security::store::{AuditEntry, AuditQuery, PageLimit, SettingsStore};
 
 use crate::db;
@@ -40,8 +41,12 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
     let time = |flag: &str, text: &Option<String>| {
         text.as_deref()
             .map(|t| {
-                whale_security::time::parse(t)
-                    .map_err(|e| format!("--{flag} `{t}` is not an RFC 3339 timestamp: {e}"))
+                whale_security::time::parse(t).map_err(|e| {
+                    format!(
+                        "--{flag} `{}` is not an RFC 3339 timestamp: {e}",
+                        shorten(t)
+                    )
+                })
             })
             .transpose()
     };

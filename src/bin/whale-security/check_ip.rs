@@ -12,6 +12,7 @@ use whale_security::allowlist::{
     ClientIp, ClientSource, CompiledAllowlist, ForwardedHeader, IpAllowlist, IpDecision,
     NotEnforcedReason, Surface, TrustedProxies, explain, parse_cidr, parse_ip, resolve_client_ip,
 };
+use whale_security::quote::escape;
 
 use crate::common;
 
@@ -77,15 +78,21 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
     }
     let mut all_allowed = true;
     let mut answered = false;
-    let mut answer = |text: &str| {
+    // `unreadable` says why a line could not be read; `text` is then its lossy decoding.
+    let mut answer = |text: &str, unreadable: Option<String>| {
         answered = true;
-        let line = match parse_ip(text) {
+        let parsed = match unreadable {
+            Some(why) => Err(why),
+            None => parse_ip(text).map_err(|e| e.to_string()),
+        };
+        let line = match parsed {
             Err(e) => {
                 all_allowed = false;
                 if args.json {
-                    json!({"ip": text, "error": e.to_string()}).to_string()
+                    json!({"ip": text, "error": e}).to_string()
                 } else {
-                    format!("{text}\terror\t{e}")
+                    // The line as written, escaped: a tab in it must not add a column.
+                    format!("{}\terror\t{e}", escape(text))
                 }
             }
             Ok(ip) => {
@@ -103,15 +110,37 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
         outln!("{line}");
     };
     if args.ips.is_empty() {
-        for line in std::io::stdin().lock().lines() {
-            let line = line.map_err(|e| format!("cannot read standard input: {e}"))?;
-            let text = line.trim();
-            if !text.is_empty() && !text.starts_with('#') {
-                answer(text);
+        // Bytes, not text, per line: a line that is not UTF-8 is answered with an error of its
+        // own, and the lines after it are still read.
+        let mut input = std::io::stdin().lock();
+        let mut bytes = Vec::new();
+        let mut number: usize = 0;
+        loop {
+            bytes.clear();
+            let read = input
+                .read_until(b'\n', &mut bytes)
+                .map_err(|e| format!("cannot read standard input: {e}"))?;
+            if read == 0 {
+                break;
             }
+            number = number.saturating_add(1);
+            let mut line = bytes.strip_suffix(b"\n").unwrap_or(&bytes);
+            if number == 1 {
+                line = line.strip_prefix(common::BOM.as_bytes()).unwrap_or(line);
+            }
+            let lossy = String::from_utf8_lossy(line);
+            let text = lossy.trim();
+            // A comment is skipped whatever its encoding.
+            if text.is_empty() || text.starts_with('#') {
+                continue;
+            }
+            let unreadable = std::str::from_utf8(line)
+                .err()
+                .map(|e| format!("line {number} is not UTF-8 at byte {}", e.valid_up_to()));
+            answer(text, unreadable);
         }
     } else {
-        args.ips.iter().for_each(|ip| answer(ip));
+        args.ips.iter().for_each(|ip| answer(ip, None));
     }
     if !answered {
         // Nothing was decided: exit 0 would claim every address was allowed.

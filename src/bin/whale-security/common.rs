@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
 use whale_security::SecuritySettings;
+use whale_security::quote::shorten;
 use whale_security::settings::{SettingsError, SettingsUpdate};
 
 /// Reads and validates a settings file, or describes why it could not be.
@@ -57,23 +58,37 @@ pub fn print_errors<'a>(errors: impl IntoIterator<Item = &'a SettingsError>) -> 
     ExitCode::from(1)
 }
 
-/// Reads a UTF-8 file, naming it (and the first byte that is not UTF-8) in the error.
+/// Reads a UTF-8 file, naming it (and the first byte that is not UTF-8) in the error. A
+/// leading byte-order mark is skipped ([`BOM`]).
 pub fn read(path: &Path) -> Result<String, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    String::from_utf8(bytes).map_err(|e| {
+    let mut text = String::from_utf8(bytes).map_err(|e| {
         format!(
             "cannot read {}: not UTF-8 at byte {}",
             path.display(),
             e.utf8_error().valid_up_to()
         )
-    })
+    })?;
+    if text.starts_with(BOM) {
+        text.drain(..BOM.len());
+    }
+    Ok(text)
 }
+
+/// The UTF-8 byte-order mark, which many editors write at the start of a file. Every reader of
+/// a file or of standard input skips one at the very start and reads the rest as if it were
+/// absent; anywhere else it is a character like another.
+pub const BOM: &str = "\u{feff}";
 
 /// Parses `--now`, or takes the system clock when it is absent.
 pub fn now(arg: Option<&str>) -> Result<DateTime<Utc>, String> {
     match arg {
-        Some(text) => whale_security::time::parse(text)
-            .map_err(|e| format!("--now `{text}` is not an RFC 3339 timestamp: {e}")),
+        Some(text) => whale_security::time::parse(text).map_err(|e| {
+            format!(
+                "--now `{}` is not an RFC 3339 timestamp: {e}",
+                shorten(text)
+            )
+        }),
         None => Ok(Utc::now()),
     }
 }

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use serde_json::json;
 use whale_security::api_keys::{ApiKeyError, Environment, RotateKeysRequest, RotationGraceHours};
 use whale_security::id::UserId;
+use whale_security::quote::shorten;
 use whale_security::service::{ChangeRequest, ServiceError};
 
 use crate::{common, db};
@@ -66,7 +67,12 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
             let environment = match env.as_str() {
                 "live" => Environment::Live,
                 "test" => Environment::Test,
-                other => return Err(format!("--env `{other}`: expected `live` or `test`")),
+                other => {
+                    return Err(format!(
+                        "--env `{}`: expected `live` or `test`",
+                        shorten(other)
+                    ));
+                }
             };
             let request = request(actor, now.as_deref())?;
             let service = db::open(db)?;

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use whale_security::id::UserId;
+use whale_security::quote::{escape, shorten};
 use whale_security::service::ChangeRequest;
 use whale_security::two_factor::Member;
 
@@ -49,9 +50,9 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
             let at = if path == "." {
                 String::new()
             } else {
-                format!("{path}: ")
+                format!("{}: ", shorten(&path))
             };
-            outln!("error: {at}{}", e.inner());
+            outln!("error: {at}{}", escape(&e.inner().to_string()));
             return Ok(ExitCode::from(1));
         }
     };

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use serde::Serialize;
 use whale_security::id::UserId;
+use whale_security::quote::{escape, shorten};
 use whale_security::set::NonEmptySet;
 use whale_security::settings::view::NonCompliantMember;
 use whale_security::two_factor::{
@@ -34,11 +35,11 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
         &mut serde_json::Deserializer::from_str(&text),
     )
     .map_err(|e| {
-        let path = e.path().to_string();
         format!(
-            "{} is not a valid members file: at `{path}`: {}",
+            "{} is not a valid members file: at `{}`: {}",
             args.members.display(),
-            e.inner()
+            shorten(&e.path().to_string()),
+            escape(&e.inner().to_string())
         )
     })?;
     let policy = settings.two_factor();

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use serde_json::{Value, json};
 use whale_security::id::UserId;
+use whale_security::quote::{escape, shorten};
 use whale_security::session::{
     Aal, Admission, ProceedReason, ReauthDecision, ReauthReason, SensitiveAction, Session,
     SessionStatus, admit_session, advisories, reauth_required, session_expired,
@@ -48,8 +49,8 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
         format!(
             "{} is not a valid sessions file: at `{}`: {}",
             args.sessions.display(),
-            e.path(),
-            e.inner()
+            shorten(&e.path().to_string()),
+            escape(&e.inner().to_string())
         )
     })?;
     let mut positive = true;
@@ -193,6 +194,7 @@ fn parse_action(text: &str) -> Result<SensitiveAction, String> {
         None => (text, false),
     };
     if !custom && !KNOWN_ACTIONS.contains(&name) {
+        let text = shorten(text);
         return Err(format!(
             "`{text}` is not a known action ({}); write your own as `custom:{text}`",
             KNOWN_ACTIONS.join(", ")

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use serde_json::json;
+use whale_security::quote::shorten;
 use whale_security::two_factor::totp::{
     TotpAlgorithm, TotpCheck, TotpKey, TotpParams, TotpRejection, TotpSecret,
 };
@@ -92,6 +93,6 @@ fn parse_algorithm(text: &str) -> Result<TotpAlgorithm, String> {
         "sha1" => Ok(TotpAlgorithm::Sha1),
         "sha256" => Ok(TotpAlgorithm::Sha256),
         "sha512" => Ok(TotpAlgorithm::Sha512),
-        _ => Err(format!("`{text}` is not sha1, sha256 or sha512")),
+        _ => Err(format!("`{}` is not sha1, sha256 or sha512", shorten(text))),
     }
 }

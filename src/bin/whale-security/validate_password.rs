@@ -58,12 +58,13 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
     })
 }
 
-/// Standard input, less one trailing line break, read up to just over the size limit so a
-/// huge input is neither held in memory nor accepted.
+/// Standard input, less a leading byte-order mark ([`common::BOM`]) and one trailing line
+/// break, read up to just over the size limit so a huge input is neither held in memory nor
+/// accepted.
 fn read_password() -> Result<zeroize::Zeroizing<String>, String> {
-    // Past the limit by more than a line break and one whole character, so an input cut here
-    // still measures over the limit once a cut character is dropped.
-    const READ_LIMIT: usize = MAX_INPUT_BYTES + 8;
+    // Past the limit by a byte-order mark, more than a line break and one whole character, so
+    // an input cut here still measures over the limit once a cut character is dropped.
+    const READ_LIMIT: usize = MAX_INPUT_BYTES + 8 + common::BOM.len();
     // Allocated once: a growing buffer would leave copies of the password in freed memory.
     let mut bytes = zeroize::Zeroizing::new(Vec::with_capacity(READ_LIMIT));
     std::io::stdin()
@@ -72,6 +73,13 @@ fn read_password() -> Result<zeroize::Zeroizing<String>, String> {
         .read_to_end(&mut bytes)
         .map_err(|e| format!("cannot read standard input: {e}"))?;
     let cut = bytes.len() >= READ_LIMIT;
+    // Drained in place: no copy of the password is left behind.
+    let skipped = if bytes.starts_with(common::BOM.as_bytes()) {
+        bytes.drain(..common::BOM.len());
+        common::BOM.len()
+    } else {
+        0
+    };
     let valid = match std::str::from_utf8(&bytes) {
         Ok(_) => bytes.len(),
         // The read stopped inside a character of an oversized input: drop the partial
@@ -81,7 +89,7 @@ fn read_password() -> Result<zeroize::Zeroizing<String>, String> {
         Err(e) => {
             return Err(format!(
                 "standard input is not UTF-8 at byte {}",
-                e.valid_up_to()
+                e.valid_up_to().saturating_add(skipped)
             ));
         }
     };

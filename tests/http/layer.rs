@@ -1,0 +1,134 @@
+//! The allowlist layer in front of a plain service, without a server: the socket peer is set
+//! on each request as axum's `ConnectInfo`, so any peer address can be tried.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{HeaderValue, Request, Response};
+use tower::{Layer, ServiceExt, service_fn};
+use whale_security::allowlist::parse_cidr;
+use whale_security::http::{AllowlistLayer, ForwardedHeader, TrustedProxies};
+use whale_security::id::UserId;
+use whale_security::service::{ChangeRequest, SecurityService};
+use whale_security::store::MemoryStore;
+use whale_security::{SecuritySettings, Surface, time};
+
+/// A path of the spec's store, whose allowlist admits 203.0.113.0/24 on the API.
+const PATH: &str = "/v1/stores/store_a1b2c3d4/orders";
+
+/// Sends one request from `peer` with `headers` through the layer; the status and body.
+async fn send(
+    proxies: TrustedProxies,
+    peer: &str,
+    headers: &[(&str, HeaderValue)],
+) -> (u16, String) {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/data/spec-settings.json"
+    ))
+    .unwrap();
+    let now = time::parse("2026-03-10T10:00:00Z").unwrap();
+    let service = Arc::new(SecurityService::new(MemoryStore::new()));
+    let admin = ChangeRequest::new(UserId::new("user_admin").unwrap(), now);
+    service
+        .create_settings(SecuritySettings::from_json(&text).unwrap(), &admin)
+        .unwrap();
+    let inner = service_fn(|_: Request<Body>| async {
+        Ok::<_, Infallible>(Response::new(String::from("reached")))
+    });
+    let guarded = AllowlistLayer::new(service, Surface::Api)
+        .trusted_proxies(proxies)
+        .layer(inner);
+    let mut request = Request::builder().uri(PATH);
+    for (name, value) in headers {
+        request = request.header(*name, value.clone());
+    }
+    let mut request = request.body(Body::empty()).unwrap();
+    let peer: SocketAddr = peer.parse().unwrap();
+    request.extensions_mut().insert(ConnectInfo(peer));
+    let response = guarded.oneshot(request).await.unwrap();
+    (response.status().as_u16(), response.into_body())
+}
+
+fn proxies(header: ForwardedHeader) -> TrustedProxies {
+    TrustedProxies::new([parse_cidr("10.0.0.0/8").unwrap()], header)
+}
+
+/// A header value holding the byte 0xE9 (`é` in Latin-1), which is not UTF-8.
+fn not_text(prefix: &str) -> HeaderValue {
+    let mut bytes = prefix.as_bytes().to_vec();
+    bytes.extend_from_slice(b"caf\xE9");
+    HeaderValue::from_bytes(&bytes).unwrap()
+}
+
+/// `X-Forwarded-For: caf\xE9` from an allowed peer that is not a trusted proxy was a 403
+/// `client_ip_unresolved`: the layer decoded every forwarding header before asking whether the
+/// peer may write one. An untrusted peer's forwarding headers are never read, whatever bytes
+/// they hold, with no proxies configured or with proxies that do not include the peer, for
+/// either header.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_untrusted_peers_forwarding_headers_are_never_read_even_when_not_text() {
+    let both = [
+        ("x-forwarded-for", not_text("")),
+        ("forwarded", not_text("for=")),
+    ];
+    for proxies in [
+        TrustedProxies::default(),
+        proxies(ForwardedHeader::XForwardedFor),
+        proxies(ForwardedHeader::Forwarded),
+    ] {
+        let answer = send(proxies.clone(), "203.0.113.9:4711", &both).await;
+        assert_eq!(answer, (200, "reached".to_owned()), "{proxies:?}");
+        // The header does not rescue a peer outside the list either.
+        let (status, body) = send(proxies.clone(), "192.0.2.200:4711", &both).await;
+        assert_eq!(status, 403, "{proxies:?}");
+        assert!(body.contains("ip_not_allowed"), "{body}");
+    }
+}
+
+/// A trusted proxy's header that is not text still fails closed, naming the header; the header
+/// the proxies do not write is ignored, text or not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trusted_proxys_forwarding_header_that_is_not_text_fails_closed() {
+    for (header, name, other, prefix) in [
+        (
+            ForwardedHeader::XForwardedFor,
+            "x-forwarded-for",
+            "forwarded",
+            "",
+        ),
+        (
+            ForwardedHeader::Forwarded,
+            "forwarded",
+            "x-forwarded-for",
+            "for=",
+        ),
+    ] {
+        let (status, body) = send(
+            proxies(header),
+            "10.0.0.5:4711",
+            &[(name, not_text(prefix))],
+        )
+        .await;
+        assert_eq!(status, 403, "{name}");
+        assert!(body.contains("client_ip_unresolved"), "{body}");
+        assert!(body.contains(name), "{body}");
+
+        let office = HeaderValue::from_static("203.0.113.9");
+        let office = if prefix.is_empty() {
+            office
+        } else {
+            HeaderValue::from_static("for=203.0.113.9")
+        };
+        let answer = send(
+            proxies(header),
+            "10.0.0.5:4711",
+            &[(name, office), (other, not_text(""))],
+        )
+        .await;
+        assert_eq!(answer, (200, "reached".to_owned()), "{name}");
+    }
+}
