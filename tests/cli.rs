@@ -125,12 +125,16 @@ fn validate_lists_every_error_with_its_path() {
     .unwrap();
     let out = run(&["validate", path.to_str().unwrap()], "");
     assert_eq!(out.status.code(), Some(1));
-    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(out.stdout.is_empty());
+    let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(
-        stdout.contains("session_policy.timeout_minutes"),
-        "{stdout}"
+        stderr.contains("error: session_policy.timeout_minutes"),
+        "{stderr}"
     );
-    assert!(stdout.contains("password_policy.require_numbr"), "{stdout}");
+    assert!(
+        stderr.contains("error: password_policy.require_numbr"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -125,11 +125,12 @@ fn lint_allowlist_prints_warnings_and_exits_one() {
     assert!(clean.stdout.is_empty());
 
     std::fs::write(&path, "081.2.69.0/24\n").unwrap();
-    // The list under review is refused: a negative answer naming the line.
+    // The list under review is refused: a negative answer naming the line, on standard error.
     let bad = run(&["lint-allowlist", path.to_str().unwrap(), "--now", NOW]);
     assert_eq!(bad.status.code(), Some(1));
+    assert!(bad.stdout.is_empty());
     assert!(
-        String::from_utf8(bad.stdout)
+        String::from_utf8(bad.stderr)
             .unwrap()
             .starts_with("error: line 1: ")
     );

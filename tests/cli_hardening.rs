@@ -115,9 +115,9 @@ fn a_settings_file_that_is_not_utf8_names_the_byte_offset() {
 fn an_empty_settings_file_is_reported_as_empty() {
     let path = temp_file("empty.json", b"  \n");
     let out = bin().arg("validate").arg(&path).output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{stdout}");
-    assert!(stdout.contains("empty"), "{stdout}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("empty"), "{stderr}");
 }
 
 /// `whale-security session ... | head -1` panicked with "failed printing to stdout: Broken
@@ -364,7 +364,8 @@ fn a_leading_byte_order_mark_is_skipped_by_every_reader() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(!stdout.contains("error"), "{stdout}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("error"), "{stderr}");
     assert!(stdout.contains("ip_a1b2c3"), "{stdout}");
     let list = temp_file("bom-list.txt", &[BOM, b"203.0.113.0/24\n"].concat());
     let out = bin()
@@ -373,8 +374,8 @@ fn a_leading_byte_order_mark_is_skipped_by_every_reader() {
         .args(now)
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(!stdout.contains("error"), "{stdout}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("error"), "{stderr}");
 
     let out = with_stdin(
         &[&["check-ip", "--settings", settings][..], &now].concat(),

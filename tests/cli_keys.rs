@@ -123,8 +123,9 @@ fn keys_are_issued_once_rotated_and_audited_and_members_import() {
     assert_eq!(out.status.code(), Some(2));
     let bad = dir.path().join("bad.json");
     std::fs::write(&bad, r#"[{"user_id": "user_a", "email": "a@x", "joined_at": "2026-01-01T00:00:00Z", "admin": true}]"#).unwrap();
-    // A refused members file is a negative answer: exit 1 with the error and its path.
+    // A refused members file is a negative answer: exit 1 with the error and its path, on
+    // standard error.
     let out = run(&["members", "import", "--db", db, path(&bad)]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stdout).contains("admin"), "{}", text(&out.stdout));
+    assert!(text(&out.stderr).contains("admin"), "{}", text(&out.stderr));
 }

@@ -174,14 +174,17 @@ fn an_invalid_update_is_a_negative_answer_listing_every_error_with_its_path() {
             "{command}: {}",
             text(&out.stderr)
         );
-        let stdout = text(&out.stdout);
+        // The errors are diagnostics: standard output, which may be redirected to a file,
+        // gets none of them.
+        assert_eq!(text(&out.stdout), "", "{command}");
+        let stderr = text(&out.stderr);
         assert!(
-            stdout.contains("error: session_policy.timeout_minutes: "),
-            "{stdout}"
+            stderr.contains("error: session_policy.timeout_minutes: "),
+            "{stderr}"
         );
         assert!(
-            stdout.contains("error: password_policy.min_length: "),
-            "{stdout}"
+            stderr.contains("error: password_policy.min_length: "),
+            "{stderr}"
         );
     }
     // A version conflict is no answer about the update: it cannot run.
@@ -212,8 +215,9 @@ fn importing_an_invalid_document_is_a_negative_answer_listing_every_error() {
     let db = dir.path().join("p.db");
     let out = run(&["settings", "import", "--db", path(&db), path(&bad)], "");
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "");
     assert_eq!(
-        text(&out.stdout),
+        text(&out.stderr),
         "error: a settings document must be a JSON object\n"
     );
 
@@ -221,10 +225,11 @@ fn importing_an_invalid_document_is_a_negative_answer_listing_every_error() {
     std::fs::write(&bad, r#"[{"user_id": "nope"}]"#).unwrap();
     let out = run(&["members", "import", "--db", path(&db), path(&bad)], "");
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "");
     assert!(
-        text(&out.stdout).starts_with("error: [0].user_id: "),
+        text(&out.stderr).starts_with("error: [0].user_id: "),
         "{}",
-        text(&out.stdout)
+        text(&out.stderr)
     );
 }
 
@@ -320,15 +325,18 @@ fn session_refuses_an_unknown_action_name_listing_the_known_ones() {
     assert_eq!(value["sessions"][0]["reauth"]["action"], "rotate_keys");
 }
 
+/// `validate bad.json > normalized.json` wrote the error lines into the output file: they go
+/// to standard error, and standard output stays empty.
 #[test]
-fn validate_omits_the_empty_path_of_a_whole_document_error() {
+fn validate_omits_the_empty_path_of_a_whole_document_error_on_standard_error() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("x.json");
     std::fs::write(&file, "[]").unwrap();
     let out = run(&["validate", path(&file)], "");
     assert_eq!(out.status.code(), Some(1));
+    assert_eq!(text(&out.stdout), "");
     assert_eq!(
-        text(&out.stdout),
+        text(&out.stderr),
         "error: a settings document must be a JSON object\n"
     );
 }
@@ -363,10 +371,11 @@ fn lint_allowlist_json_names_code_entries_and_cidrs() {
     std::fs::write(&file, "10.0.0.0/8\n10.0.0.300/32\n").unwrap();
     let out = run(&["lint-allowlist", path(&file)], "");
     assert_eq!(out.status.code(), Some(1));
+    assert_eq!(text(&out.stdout), "");
     assert!(
-        text(&out.stdout).starts_with("error: line 2: "),
+        text(&out.stderr).starts_with("error: line 2: "),
         "{}",
-        text(&out.stdout)
+        text(&out.stderr)
     );
 }
 

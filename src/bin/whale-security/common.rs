@@ -49,11 +49,12 @@ pub fn read_update(path: &Path) -> Result<Result<SettingsUpdate, Vec<SettingsErr
     Ok(Err(errors))
 }
 
-/// Prints each error as `error: PATH: MESSAGE` on standard output: the answer of a command whose
-/// input document was refused (exit 1).
+/// Prints each error as `error: PATH: MESSAGE` on standard error: the answer of a command whose
+/// input document was refused (exit 1). Standard output gets nothing, so a redirected result
+/// file never holds error lines.
 pub fn print_errors<'a>(errors: impl IntoIterator<Item = &'a SettingsError>) -> ExitCode {
     for e in errors {
-        outln!("error: {e}");
+        eprintln!("error: {e}");
     }
     ExitCode::from(1)
 }

@@ -37,7 +37,7 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
         match plain_list(&text, now) {
             Ok(list) => list,
             Err(e) => {
-                outln!("error: {e}");
+                eprintln!("error: {e}");
                 return Ok(ExitCode::from(1));
             }
         }

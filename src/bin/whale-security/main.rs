@@ -4,8 +4,10 @@
 //! the command ran and some answer is negative or some input line could not be read, which
 //! includes a document the command judges or is asked to store (`validate`, `settings
 //! import|update`, `preview`, `members import`, `lint-allowlist`) being refused: every error is
-//! printed with its field path; 2 when the command could not run (unreadable files, invalid
-//! settings given with `--settings`, missing input, bad arguments, a version conflict).
+//! printed with its field path, as `error: PATH: MESSAGE` on standard error; 2 when the command
+//! could not run (unreadable files, invalid settings given with `--settings`, missing input, bad
+//! arguments, a version conflict), with one `whale-security: MESSAGE` line on standard error.
+//! Results (documents, decisions, lint warnings, reports) go to standard output.
 
 /// Writes one line to standard output, like `println!`, without panicking on a closed pipe: a
 /// reader that stops early (`| head -1`) ends the output quietly, and any other write failure

@@ -52,7 +52,7 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
             } else {
                 format!("{}: ", shorten(&path))
             };
-            outln!("error: {at}{}", escape(&e.inner().to_string()));
+            eprintln!("error: {at}{}", escape(&e.inner().to_string()));
             return Ok(ExitCode::from(1));
         }
     };

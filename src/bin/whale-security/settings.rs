@@ -132,12 +132,7 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
                     }
                     Ok(ExitCode::SUCCESS)
                 }
-                Err(ServiceError::Rejected(errors)) => {
-                    for e in errors.as_slice() {
-                        outln!("error: {e}");
-                    }
-                    Ok(ExitCode::from(1))
-                }
+                Err(ServiceError::Rejected(errors)) => Ok(common::print_errors(errors.as_slice())),
                 Err(e) => Err(e.to_string()),
             }
         }

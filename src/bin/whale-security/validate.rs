@@ -20,11 +20,6 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
             outln!("{}", settings.to_json_pretty());
             Ok(ExitCode::SUCCESS)
         }
-        Err(errors) => {
-            for e in errors.as_slice() {
-                outln!("error: {e}");
-            }
-            Ok(ExitCode::from(1))
-        }
+        Err(errors) => Ok(common::print_errors(errors.as_slice())),
     }
 }
