@@ -135,3 +135,27 @@ fn lint_allowlist_prints_warnings_and_exits_one() {
             .starts_with("error: line 1: ")
     );
 }
+
+/// A plain list with `10.0.0.0/8`, `bad` and `1.2.3.4/40` was reported as wrong at line 2
+/// only: every bad line is named, in order, and nothing is linted (exit 1).
+#[test]
+fn lint_allowlist_names_every_bad_line_of_a_plain_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("list.txt");
+    std::fs::write(
+        &path,
+        "10.0.0.0/8\nbad\n# comment\n1.2.3.4/40\n\n10.0.0.1/33\n",
+    )
+    .unwrap();
+    let out = run(&["lint-allowlist", path.to_str().unwrap(), "--now", NOW]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 3, "{stderr}");
+    assert!(lines[0].starts_with("error: line 2: "), "{stderr}");
+    assert!(lines[0].contains("`bad`"), "{stderr}");
+    assert!(lines[1].starts_with("error: line 4: "), "{stderr}");
+    assert!(lines[1].contains("40"), "{stderr}");
+    assert!(lines[2].starts_with("error: line 6: "), "{stderr}");
+}

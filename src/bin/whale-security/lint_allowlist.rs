@@ -36,8 +36,10 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
     } else {
         match plain_list(&text, now) {
             Ok(list) => list,
-            Err(e) => {
-                eprintln!("error: {e}");
+            Err(errors) => {
+                for e in errors {
+                    eprintln!("error: {e}");
+                }
                 return Ok(ExitCode::from(1));
             }
         }
@@ -66,24 +68,31 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
     })
 }
 
-/// A list of CIDRs, one per line, as an enabled list on both surfaces with ids `ip_lineN`.
-fn plain_list(text: &str, now: chrono::DateTime<chrono::Utc>) -> Result<IpAllowlist, String> {
+/// A list of CIDRs, one per line, as an enabled list on both surfaces with ids `ip_lineN`; or
+/// every line that is not a CIDR, as `line N: MESSAGE`, in order.
+fn plain_list(text: &str, now: chrono::DateTime<chrono::Utc>) -> Result<IpAllowlist, Vec<String>> {
     let mut entries = Vec::new();
+    let mut errors = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
         let n = i + 1;
-        let cidr =
-            whale_security::allowlist::parse_cidr(line).map_err(|e| format!("line {n}: {e}"))?;
-        entries.push(
-            json!({"id": format!("ip_line{n}"), "cidr": cidr.to_string(),
-            "added_at": whale_security::time::format(now)}),
-        );
+        match whale_security::allowlist::parse_cidr(line) {
+            Ok(cidr) => entries.push(json!({
+                "id": format!("ip_line{n}"),
+                "cidr": cidr.to_string(),
+                "added_at": whale_security::time::format(now),
+            })),
+            Err(e) => errors.push(format!("line {n}: {e}")),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
     }
     serde_json::from_value(json!({
         "enabled": true, "applies_to": ["api", "dashboard"], "entries": entries
     }))
-    .map_err(|e| format!("cannot build the list: {e}"))
+    .map_err(|e| vec![format!("cannot build the list: {e}")])
 }
