@@ -23,8 +23,8 @@ pub struct Args {
     /// Only entries made before this instant (RFC 3339).
     #[arg(long)]
     until: Option<String>,
-    /// Print one page of at most N entries (1 to 1000) and the cursor of the next one; every
-    /// entry when absent.
+    /// Print one page of at most N entries (1 to 1000; an entry prints one line per changed
+    /// field) and the cursor of the next one, per store; every entry when absent.
     #[arg(long)]
     limit: Option<i64>,
     /// Continue after this cursor (printed by a previous page); needs --store when the database

@@ -51,7 +51,8 @@ pub enum Args {
         /// Who makes the change (a `user_` id), recorded in the audit log.
         #[arg(long)]
         actor: String,
-        /// Apply only if the settings are still at this version (as `settings show` printed).
+        /// Apply only if the settings are still at this version (as `settings show` printed; not
+        /// an audit entry's sequence number).
         #[arg(long)]
         if_version: Option<u64>,
         /// The instant recorded (RFC 3339); the system clock when absent.
