@@ -15,6 +15,8 @@ mod cli;
 #[cfg(feature = "cli")]
 mod cli_allowlist;
 #[cfg(feature = "cli")]
+mod cli_features;
+#[cfg(feature = "cli")]
 mod cli_hardening;
 #[cfg(all(feature = "cli", feature = "sqlite"))]
 mod cli_keys;

@@ -7,7 +7,9 @@ use std::process::ExitCode;
 use chrono::{DateTime, Utc};
 use whale_security::SecuritySettings;
 use whale_security::quote::shorten;
-use whale_security::settings::{SettingsError, SettingsUpdate};
+use whale_security::settings::SettingsError;
+#[cfg(feature = "sqlite")]
+use whale_security::settings::SettingsUpdate;
 
 /// Reads and validates a settings file, or describes why it could not be.
 pub fn load_settings(path: &Path) -> Result<SecuritySettings, String> {
@@ -25,6 +27,7 @@ pub fn load_settings(path: &Path) -> Result<SecuritySettings, String> {
 /// Reads an update file: `Ok(Err(errors))` when it was read but is not a valid update, with
 /// every error found (at most one per top-level field, as `validate` reports a settings file),
 /// each with its field path.
+#[cfg(feature = "sqlite")]
 pub fn read_update(path: &Path) -> Result<Result<SettingsUpdate, Vec<SettingsError>>, String> {
     let text = read(path)?;
     let first = match SettingsUpdate::from_json(&text) {
@@ -92,6 +95,29 @@ pub fn now(arg: Option<&str>) -> Result<DateTime<Utc>, String> {
         }),
         None => Ok(Utc::now()),
     }
+}
+
+/// The error of a subcommand or option this build leaves out: `needs` pairs each cargo feature it
+/// needs with whether the build has it. The message names the missing ones, and the rebuild it
+/// suggests enables every needed one, so that it does not drop one this build has.
+#[cfg(not(all(feature = "http", feature = "sqlite", feature = "postgres")))]
+pub fn not_built(what: &str, needs: &[(&str, bool)]) -> String {
+    let named: Vec<String> = needs
+        .iter()
+        .filter(|(_, built)| !built)
+        .map(|(feature, _)| format!("`{feature}`"))
+        .collect();
+    let plural = if named.len() == 1 { "" } else { "s" };
+    let flag = needs
+        .iter()
+        .map(|(feature, _)| *feature)
+        .collect::<Vec<_>>()
+        .join(",");
+    format!(
+        "{what} is not in this build: it needs the cargo feature{plural} {}; rebuild with \
+         `--features {flag}` (for example `cargo install --locked --path . --features {flag}`)",
+        named.join(" and ")
+    )
 }
 
 /// The body of `outln!`: see there.

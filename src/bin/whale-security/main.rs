@@ -70,21 +70,36 @@ enum Command {
     #[cfg(feature = "sqlite")]
     #[command(subcommand)]
     Settings(settings::Args),
+    /// Keep a store's settings (needs the cargo feature `sqlite`; not in this build).
+    #[cfg(not(feature = "sqlite"))]
+    Settings(NotBuilt),
     /// Print a database's audit log, optionally one store, a time range, one page at a time.
     #[cfg(feature = "sqlite")]
     Audit(audit::Args),
+    /// Print a database's audit log (needs the cargo feature `sqlite`; not in this build).
+    #[cfg(not(feature = "sqlite"))]
+    Audit(NotBuilt),
     /// Show what an update would change and which client addresses it would deny, without
     /// writing it.
     #[cfg(feature = "sqlite")]
     Preview(preview::Args),
+    /// Show what an update would change (needs the cargo feature `sqlite`; not in this build).
+    #[cfg(not(feature = "sqlite"))]
+    Preview(NotBuilt),
     /// Issue or rotate a store's API keys in a database.
     #[cfg(feature = "sqlite")]
     #[command(subcommand)]
     Keys(keys::Args),
+    /// Issue or rotate a store's API keys (needs the cargo feature `sqlite`; not in this build).
+    #[cfg(not(feature = "sqlite"))]
+    Keys(NotBuilt),
     /// Import a store's team members and their factors into a database.
     #[cfg(feature = "sqlite")]
     #[command(subcommand)]
     Members(members::Args),
+    /// Import a store's team members (needs the cargo feature `sqlite`; not in this build).
+    #[cfg(not(feature = "sqlite"))]
+    Members(NotBuilt),
     /// Report which members comply with the 2FA policy, with each member's status.
     Report(report::Args),
     /// TOTP operations for operators.
@@ -94,7 +109,24 @@ enum Command {
     /// Serve the REST API over a database until SIGINT or SIGTERM (feature `http`).
     #[cfg(all(feature = "http", feature = "sqlite"))]
     Serve(serve::Args),
+    /// Serve the REST API (needs the cargo features `http` and `sqlite`; not in this build).
+    #[cfg(not(all(feature = "http", feature = "sqlite")))]
+    Serve(NotBuilt),
 }
+
+/// The arguments of a subcommand this build leaves out, taken as they come (`--help` included),
+/// so the command is refused for what it is, a missing cargo feature, and not for its arguments.
+#[cfg(not(all(feature = "http", feature = "sqlite")))]
+#[derive(clap::Args)]
+#[command(disable_help_flag = true)]
+struct NotBuilt {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    args: Vec<std::ffi::OsString>,
+}
+
+/// What the database commands need, in a build that leaves it out.
+#[cfg(not(feature = "sqlite"))]
+const SQLITE: &[(&str, bool)] = &[("sqlite", false)];
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -114,11 +146,29 @@ fn main() -> ExitCode {
         Command::Keys(args) => keys::run(&args),
         #[cfg(feature = "sqlite")]
         Command::Members(args) => members::run(&args),
+        #[cfg(not(feature = "sqlite"))]
+        Command::Settings(_) => Err(common::not_built("`settings`", SQLITE)),
+        #[cfg(not(feature = "sqlite"))]
+        Command::Audit(_) => Err(common::not_built("`audit`", SQLITE)),
+        #[cfg(not(feature = "sqlite"))]
+        Command::Preview(_) => Err(common::not_built("`preview`", SQLITE)),
+        #[cfg(not(feature = "sqlite"))]
+        Command::Keys(_) => Err(common::not_built("`keys`", SQLITE)),
+        #[cfg(not(feature = "sqlite"))]
+        Command::Members(_) => Err(common::not_built("`members`", SQLITE)),
         Command::Report(args) => report::run(&args),
         Command::Totp(args) => totp::run(&args),
         Command::LintAllowlist(args) => lint_allowlist::run(&args),
         #[cfg(all(feature = "http", feature = "sqlite"))]
         Command::Serve(args) => serve::run(&args),
+        #[cfg(not(all(feature = "http", feature = "sqlite")))]
+        Command::Serve(_) => Err(common::not_built(
+            "`serve`",
+            &[
+                ("http", cfg!(feature = "http")),
+                ("sqlite", cfg!(feature = "sqlite")),
+            ],
+        )),
     };
     match result {
         Ok(code) => code,

@@ -23,17 +23,18 @@ use whale_security::store::{SqliteStore, Store};
 #[derive(clap::Args)]
 pub struct Args {
     /// The SQLite database file; created with the store's settings when missing.
-    #[cfg_attr(
-        feature = "postgres",
-        arg(long, required_unless_present = "database_url")
-    )]
-    #[cfg_attr(not(feature = "postgres"), arg(long, required = true))]
+    #[arg(long, required_unless_present = "database_url")]
     db: Option<PathBuf>,
     /// A PostgreSQL URL (`postgres://user@host:port/db`) instead of `--db`: for a fleet of
     /// instances sharing one database. Changes made through any instance reach this one by
     /// LISTEN/NOTIFY, with polling as the fallback.
     #[cfg(feature = "postgres")]
     #[arg(long, conflicts_with = "db")]
+    database_url: Option<String>,
+    /// A PostgreSQL URL instead of `--db` (needs the cargo feature `postgres`; not in this
+    /// build).
+    #[cfg(not(feature = "postgres"))]
+    #[arg(long, conflicts_with = "db", value_name = "URL")]
     database_url: Option<String>,
     /// The address to listen on (port 0 picks a free port; the address is printed).
     #[arg(long, default_value = "127.0.0.1:8080")]
@@ -67,6 +68,13 @@ enum Header {
 }
 
 pub fn run(args: &Args) -> Result<ExitCode, String> {
+    #[cfg(not(feature = "postgres"))]
+    if args.database_url.is_some() {
+        return Err(crate::common::not_built(
+            "`serve --database-url`",
+            &[("http", true), ("sqlite", true), ("postgres", false)],
+        ));
+    }
     init_logs();
     #[cfg(feature = "postgres")]
     if let Some(url) = &args.database_url {
