@@ -57,15 +57,18 @@ impl<S: Store> SecurityService<S> {
     /// Fail closed: every `Err` is a refusal.
     ///
     /// SHORTCOMING: every call reads the store (no key cache, so a revocation holds at once).
-    /// [`SqliteStore`](crate::store::SqliteStore) holds one connection behind a mutex, so
-    /// concurrent verifications on it run one at a time (about 3 µs each here); a pool of
-    /// read connections, or a revocation-aware cache, would lift that.
+    /// [`SqliteStore`] holds one connection behind a mutex, so concurrent verifications on it
+    /// run one at a time (about 3 µs each here); a pool of read connections, or a
+    /// revocation-aware cache, would lift that.
     ///
     /// # Errors
     ///
     /// [`ServiceError::Key`] with [`ApiKeyError::UnknownPrefix`], [`ApiKeyError::Length`] or
     /// [`ApiKeyError::Alphabet`] (not a key), [`ApiKeyError::Unknown`], [`ApiKeyError::Expired`]
     /// (at the expiry instant itself) or [`ApiKeyError::Revoked`]; storage failures.
+    ///
+    #[cfg_attr(feature = "sqlite", doc = "[`SqliteStore`]: crate::store::SqliteStore")]
+    #[cfg_attr(not(feature = "sqlite"), doc = "[`SqliteStore`]: crate#feature-flags")]
     pub fn verify_key(
         &self,
         presented: &str,

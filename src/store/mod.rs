@@ -3,7 +3,7 @@
 //!
 //! The core decides; a store remembers. Everything the engine keeps sits behind a trait here so
 //! a platform can put it in SQLite (feature `sqlite`, [`SqliteStore`]), in PostgreSQL shared by a
-//! fleet of instances (feature `postgres`, `PostgresStore`), in memory for tests and
+//! fleet of instances (feature `postgres`, [`PostgresStore`]), in memory for tests and
 //! examples ([`MemoryStore`]), or in its own database.
 //!
 //! # Contract
@@ -26,6 +26,14 @@
 //! The traits are synchronous and `Send + Sync`: SQLite is synchronous, and a plain `#[test]`
 //! uses [`MemoryStore`] without any runtime. An async service calls them through its runtime's
 //! blocking pool (`tokio::task::spawn_blocking`); see [`crate::service`] for an example.
+//!
+// A store a build leaves out links to the crate's feature table, so the docs build without
+// broken links in every feature combination.
+#![cfg_attr(not(feature = "sqlite"), doc = "[`SqliteStore`]: crate#feature-flags")]
+#![cfg_attr(
+    not(feature = "postgres"),
+    doc = "[`PostgresStore`]: crate#feature-flags"
+)]
 
 mod keys;
 mod members;
