@@ -100,3 +100,44 @@ fn unreadable_settings_exit_2() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// A garbage `--history` file was judged as a `prevent_reuse` violation (exit 1): a line that
+/// is not a usable argon2id PHC string is an error naming the file and the line (exit 2), and
+/// no part of a hash is shown.
+#[test]
+fn a_malformed_history_file_is_an_error_naming_the_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("history.txt");
+    let stored = hash_password(
+        &NormalizedPassword::new("Old-Harbor-Lantern-1").unwrap(),
+        &[7; 16],
+        HashParams::new(64, 1, 1).unwrap(),
+    )
+    .unwrap();
+    let phc = stored.as_phc();
+    let tail = phc.rsplit('$').next().unwrap();
+    for (text, line, says) in [
+        (format!("{phc}\n\nnot a hash\n"), 3, "PHC"),
+        (format!("{}\n", phc.replace("t=1", "t=4294967295")), 1, "t"),
+        (
+            format!("{phc}\n{}\n", phc.replace("argon2id", "argon2i")),
+            2,
+            "argon2i",
+        ),
+        ("garbage\n".to_owned(), 1, "PHC"),
+    ] {
+        std::fs::write(&path, &text).unwrap();
+        let out = run(
+            &["--json", "--history", path.to_str().unwrap()],
+            b"Harbor-Lantern42\n",
+        );
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(out.status.code(), Some(2), "{text}: {stderr}");
+        assert!(out.stdout.is_empty(), "{text}");
+        assert!(stderr.starts_with("whale-security: "), "{stderr}");
+        assert!(stderr.contains(path.to_str().unwrap()), "{stderr}");
+        assert!(stderr.contains(&format!("line {line}: ")), "{stderr}");
+        assert!(stderr.contains(says), "{stderr}");
+        assert!(!stderr.contains(tail), "{stderr}");
+    }
+}

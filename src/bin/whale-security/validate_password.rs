@@ -4,12 +4,12 @@
 //! machine could see it in the process list.
 
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use serde_json::{Value, json};
 use whale_security::password::{
-    MAX_INPUT_BYTES, PasswordContext, PasswordDecision, validate_password,
+    HashLimits, MAX_INPUT_BYTES, PasswordContext, PasswordDecision, PasswordHash, validate_password,
 };
 
 use crate::common;
@@ -22,7 +22,8 @@ pub struct Args {
     /// Words the password must not be built from: the member's email and name, the store's name.
     #[arg(long = "context", value_name = "WORD")]
     context: Vec<String>,
-    /// The member's stored argon2id PHC hashes, one per line, newest (the current) first.
+    /// The member's stored argon2id PHC hashes, one per line, newest (the current) first; a
+    /// line that is not one is an error naming the line (exit 2).
     #[arg(long, value_name = "FILE")]
     history: Option<PathBuf>,
     /// Print {"valid": ..., "violations": [{"code": ..., ...}]} instead of text.
@@ -32,13 +33,8 @@ pub struct Args {
 
 pub fn run(args: &Args) -> Result<ExitCode, String> {
     let settings = common::load_settings(&args.settings)?;
-    let history: Vec<String> = match &args.history {
-        Some(path) => common::read(path)?
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .map(str::to_owned)
-            .collect(),
+    let history = match &args.history {
+        Some(path) => read_history(path)?,
         None => Vec::new(),
     };
     let password = read_password()?;
@@ -56,6 +52,31 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// The stored hashes of a history file, blank lines skipped. A line that is not a usable argon2id
+/// PHC string is an error naming the file and the line: the file is context the check cannot do
+/// without, not an answer about the password (the library would count such a hash as a
+/// `prevent_reuse` violation, and the operator would never learn the file is broken).
+fn read_history(path: &Path) -> Result<Vec<String>, String> {
+    let text = common::read(path)?;
+    let mut hashes = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        // The error says what is wrong and never repeats the hash.
+        PasswordHash::parse(line, &HashLimits::DEFAULT).map_err(|e| {
+            format!(
+                "cannot read history {}: line {}: {e}",
+                path.display(),
+                i + 1
+            )
+        })?;
+        hashes.push(line.to_owned());
+    }
+    Ok(hashes)
 }
 
 /// Standard input, less a leading byte-order mark ([`common::BOM`]) and one trailing line
