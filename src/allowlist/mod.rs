@@ -27,7 +27,9 @@
 //! most 18). Since every key after a bucket is above any address in it, the rank is the
 //! directory entry plus a branch-free count over a fixed 32-byte window from there: no branch
 //! on hit, miss or empty bucket, so a mixed stream cannot mispredict. A bucket holding more
-//! keys than the window (clustered IPv6 prefixes) is binary-searched instead.
+//! keys than the window (clustered IPv6 prefixes) is searched instead, in the fixed number of
+//! four-way rounds the largest bucket needs; batches of such lists run eight searches side by
+//! side so that their loads overlap.
 //!
 //! Naming the matched entry is a separate structure (the prefixes flattened into segments, each
 //! labelled with its most specific entry, found through the same kind of directory), used only by
