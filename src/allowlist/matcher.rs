@@ -436,8 +436,50 @@ fn with_v6<T>(
 /// Addresses per block of the batch loop.
 const BLOCK: usize = 64;
 
-/// Addresses sampled at the start of each block to choose its loop.
+/// Addresses sampled at the start of a block to choose its loop.
 const SAMPLE: usize = 8;
+
+/// Chooses, block by block, whether a batch's addresses go behind the [`Filter`]s: when at most
+/// one in eight could be inside, the traffic is far from the list. After a filtered block the
+/// count of addresses that passed decides the next one; after any other block (or at the
+/// start) a sample of [`SAMPLE`] addresses does, so traffic far from the list pays for no
+/// sample at all.
+struct Pace<'a> {
+    sets: (&'a IntervalSet, &'a IntervalSet),
+    filtered: bool,
+    /// Whether the last block was filtered and few of its addresses passed.
+    was_far: Option<bool>,
+}
+
+impl<'a> Pace<'a> {
+    fn new(set4: &'a IntervalSet, set6: &'a IntervalSet) -> Self {
+        Self {
+            sets: (set4, set6),
+            filtered: set4.filter.is_some() || set6.filter.is_some(),
+            was_far: None,
+        }
+    }
+
+    /// Whether the block `ips` should be filtered.
+    #[inline(always)]
+    fn far(&mut self, ips: &[IpAddr]) -> bool {
+        let (set4, set6) = self.sets;
+        let passes = |ip: &IpAddr| match Probe::of(*ip) {
+            Probe::V4(key) => set4.passes(u64::from(key)),
+            Probe::V6(key) => set6.passes(high_half(key)),
+        };
+        self.filtered
+            && self.was_far.take().unwrap_or_else(|| {
+                ips.iter().take(SAMPLE).filter(|ip| passes(ip)).count() <= SAMPLE / 8
+            })
+    }
+
+    /// Records that a filtered block of `len` addresses let `passed` of them through.
+    #[inline(always)]
+    fn filtered(&mut self, passed: usize, len: usize) {
+        self.was_far = Some(passed.saturating_mul(8) <= len);
+    }
+}
 
 /// The batch loop of [`contains_each`], once both lookups are chosen, block by block. A
 /// block starts by asking the [`Filter`]s about a few of its addresses: when at most one of
@@ -454,19 +496,25 @@ fn each<T>(
     v4: impl Fn(u32) -> bool,
     v6: impl Fn(u128) -> bool,
 ) {
-    let passes = |ip: &IpAddr| match Probe::of(*ip) {
-        Probe::V4(key) => set4.passes(u64::from(key)),
-        Probe::V6(key) => set6.passes(high_half(key)),
-    };
-    let filtered = set4.filter.is_some() || set6.filter.is_some();
+    let mut pace = Pace::new(set4, set6);
     for (out, ips) in out.chunks_mut(BLOCK).zip(ips.chunks(BLOCK)) {
-        if filtered && ips.iter().take(SAMPLE).filter(|ip| passes(ip)).count() <= 1 {
+        if pace.far(ips) {
+            let mut passed = 0;
             for (slot, ip) in out.iter_mut().zip(ips) {
-                *slot = map(match Probe::of(*ip) {
-                    Probe::V4(key) => set4.passes(u64::from(key)) && v4(key),
-                    Probe::V6(key) => set6.passes(high_half(key)) && v6(key),
-                });
+                let (pass, found) = match Probe::of(*ip) {
+                    Probe::V4(key) => {
+                        let pass = set4.passes(u64::from(key));
+                        (pass, pass && v4(key))
+                    }
+                    Probe::V6(key) => {
+                        let pass = set6.passes(high_half(key));
+                        (pass, pass && v6(key))
+                    }
+                };
+                passed += usize::from(pass);
+                *slot = map(found);
             }
+            pace.filtered(passed, ips.len());
         } else {
             for (slot, ip) in out.iter_mut().zip(ips) {
                 *slot = map(match Probe::of(*ip) {
@@ -490,21 +538,27 @@ fn each_gathered<T>(
     out: &mut [T],
     map: impl Fn(bool) -> T,
 ) {
-    let passes = |ip: &IpAddr| match Probe::of(*ip) {
-        Probe::V4(key) => set4.passes(u64::from(key)),
-        Probe::V6(key) => set6.passes(high_half(key)),
-    };
-    let filtered = set4.filter.is_some() || set6.filter.is_some();
+    let mut pace = Pace::new(set4, set6);
     for (out, ips) in out.chunks_mut(BLOCK).zip(ips.chunks(BLOCK)) {
-        if filtered && ips.iter().take(SAMPLE).filter(|ip| passes(ip)).count() <= 1 {
+        if pace.far(ips) {
             // Mostly far from the list: few addresses get past the filter, so there is little
             // to overlap, and sorting the block would cost more than it saves.
+            let mut passed = 0;
             for (slot, ip) in out.iter_mut().zip(ips) {
-                *slot = map(match Probe::of(*ip) {
-                    Probe::V4(key) => set4.passes(u64::from(key)) && set4.contains_v4(key),
-                    Probe::V6(key) => set6.passes(high_half(key)) && set6.contains_v6(key),
-                });
+                let (pass, found) = match Probe::of(*ip) {
+                    Probe::V4(key) => {
+                        let pass = set4.passes(u64::from(key));
+                        (pass, pass && set4.contains_v4(key))
+                    }
+                    Probe::V6(key) => {
+                        let pass = set6.passes(high_half(key));
+                        (pass, pass && set6.contains_v6(key))
+                    }
+                };
+                passed += usize::from(pass);
+                *slot = map(found);
             }
+            pace.filtered(passed, ips.len());
             continue;
         }
         let mut fours = Gathered::new(0u32);
