@@ -44,8 +44,8 @@
 //! few /12s, then in a few /32s within them), so equal-width buckets overflow for most IPv6
 //! keys (90 % of the hits on a 10 000-prefix sample of the BGP table land in a bucket larger
 //! than its window) and a lookup there pays a search of several dependent loads: single
-//! lookups on IPv6 lists of 10 000 prefixes and more are only 1.3 to 1.4 times as fast as the
-//! fastest peer crate at 50 % hits, batches 1.9 to 2.3 times. Splitting overflowing buckets with child directories helps that case but slows
+//! lookups on IPv6 lists of 10 000 prefixes and more are only 1.3 to 1.5 times as fast as the
+//! fastest peer crate at 50 % hits, batches 2.0 to 2.6 times. Splitting overflowing buckets with child directories helps that case but slows
 //! IPv6 misses and IPv4 lookups and doubles the IPv6 memory (measurements in BENCHMARKS.md);
 //! a multibit trie for IPv6 is the likelier fix.
 //!
