@@ -542,7 +542,9 @@ fn each_gathered<T>(
     for (out, ips) in out.chunks_mut(BLOCK).zip(ips.chunks(BLOCK)) {
         if pace.far(ips) {
             // Mostly far from the list: few addresses get past the filter, so there is little
-            // to overlap, and sorting the block would cost more than it saves.
+            // to overlap, and sorting the block would cost more than it saves. (The same loop
+            // as in `each`, written out: one shared helper compiled differently, and measured
+            // 2.8 -> 3.3-3.6 ns per address on 10 000 IPv6 prefixes at 1 % hits.)
             let mut passed = 0;
             for (slot, ip) in out.iter_mut().zip(ips) {
                 let (pass, found) = match Probe::of(*ip) {
