@@ -863,8 +863,10 @@ impl RankIndex {
         found: impl FnMut(usize, K, usize),
     ) {
         match &self.keys {
-            Stored::I32(k) => self.lockstep(k, keys, high, |x| bias(x as u32), found),
-            Stored::U64(k) => self.lockstep(k, keys, high, |x| x, found),
+            Stored::I32(k) => {
+                self.lockstep::<_, _, WINDOW>(k, keys, high, |x| bias(x as u32), found)
+            }
+            Stored::U64(k) => self.lockstep::<_, _, WINDOW_64>(k, keys, high, |x| x, found),
             Stored::Raw(_) => {
                 let mut found = found;
                 for (i, key) in keys.iter().enumerate() {
@@ -877,7 +879,7 @@ impl RankIndex {
     /// [`rank_each`](Self::rank_each) over the stored keys `stored`, `to_stored` converting a
     /// probe from [`locate`](Self::locate).
     #[inline(always)]
-    fn lockstep<S: Copy + Ord, K: Copy>(
+    fn lockstep<S: Copy + Ord, K: Copy, const W: usize>(
         &self,
         stored: &[S],
         keys: &[K],
@@ -922,7 +924,7 @@ impl RankIndex {
                 let mut step = u32::from(widest)
                     .checked_sub(1)
                     .map_or(0, |bit| 1usize.checked_shl(bit).unwrap_or(0));
-                while step > 0 {
+                while step >= W {
                     for (at, x) in lane_at.iter_mut().zip(&lane_x) {
                         let next = at.wrapping_add(step);
                         // A branch, not a select: the processor runs ahead on its guess and
@@ -934,6 +936,12 @@ impl RankIndex {
                         }
                     }
                     step >>= 1;
+                }
+                // Fewer than `W` keys from `at` on can still be `<= x`: one window of `W`
+                // (within the padding) counts them, instead of the last dependent rounds.
+                for (at, x) in lane_at.iter_mut().zip(&lane_x) {
+                    *at =
+                        at.wrapping_add(window::<_, W>(stored, *at, 0).map_or(0, |w| count(w, *x)));
                 }
                 for (i, at) in group.iter().zip(lane_at) {
                     let i = usize::from(*i);
