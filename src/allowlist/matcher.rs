@@ -45,9 +45,10 @@
 //! keys (90 % of the hits on a 10 000-prefix sample of the BGP table land in a bucket larger
 //! than its window) and a lookup there pays a search of several dependent loads: single
 //! lookups on IPv6 lists of 10 000 prefixes and more are only 1.3 to 1.5 times as fast as the
-//! fastest peer crate at 50 % hits, batches 2.0 to 2.6 times. Splitting overflowing buckets with child directories helps that case but slows
-//! IPv6 misses and IPv4 lookups and doubles the IPv6 memory (measurements in BENCHMARKS.md);
-//! a multibit trie for IPv6 is the likelier fix.
+//! fastest peer crate at 50 % hits, batches 2.0 to 2.6 times. Splitting overflowing buckets
+//! with child directories helps that case but slows IPv6 misses and IPv4 lookups and doubles
+//! the IPv6 memory (measurements in BENCHMARKS.md); a multibit trie for IPv6 is the likelier
+//! fix.
 //!
 //! IPv6 prefixes of length `<= 64` (nearly all real ones) are looked up on the top 64 bits only;
 //! longer ones live in a separate sorted `u128` array. When there are any, the top-64-bit ranges
@@ -446,7 +447,8 @@ const SAMPLE: usize = 8;
 /// sample at all.
 struct Pace<'a> {
     sets: (&'a IntervalSet, &'a IntervalSet),
-    filtered: bool,
+    /// Whether either family has a filter.
+    any_filter: bool,
     /// Whether the last block was filtered and few of its addresses passed.
     was_far: Option<bool>,
 }
@@ -455,7 +457,7 @@ impl<'a> Pace<'a> {
     fn new(set4: &'a IntervalSet, set6: &'a IntervalSet) -> Self {
         Self {
             sets: (set4, set6),
-            filtered: set4.filter.is_some() || set6.filter.is_some(),
+            any_filter: set4.filter.is_some() || set6.filter.is_some(),
             was_far: None,
         }
     }
@@ -468,7 +470,7 @@ impl<'a> Pace<'a> {
             Probe::V4(key) => set4.passes(u64::from(key)),
             Probe::V6(key) => set6.passes(high_half(key)),
         };
-        self.filtered
+        self.any_filter
             && self.was_far.take().unwrap_or_else(|| {
                 ips.iter().take(SAMPLE).filter(|ip| passes(ip)).count() <= SAMPLE / 8
             })
@@ -476,7 +478,7 @@ impl<'a> Pace<'a> {
 
     /// Records that a filtered block of `len` addresses let `passed` of them through.
     #[inline(always)]
-    fn filtered(&mut self, passed: usize, len: usize) {
+    fn record(&mut self, passed: usize, len: usize) {
         self.was_far = Some(passed.saturating_mul(8) <= len);
     }
 }
@@ -514,7 +516,7 @@ fn each<T>(
                 passed += usize::from(pass);
                 *slot = map(found);
             }
-            pace.filtered(passed, ips.len());
+            pace.record(passed, ips.len());
         } else {
             for (slot, ip) in out.iter_mut().zip(ips) {
                 *slot = map(match Probe::of(*ip) {
@@ -560,7 +562,7 @@ fn each_gathered<T>(
                 passed += usize::from(pass);
                 *slot = map(found);
             }
-            pace.filtered(passed, ips.len());
+            pace.record(passed, ips.len());
             continue;
         }
         let mut fours = Gathered::new(0u32);
@@ -717,7 +719,8 @@ impl RankIndex {
                 len,
                 steps: 0,
                 sorts: false,
-                overflows: true,
+                // No directory, so no bucket to overflow; batches look its keys up one by one.
+                overflows: false,
                 dir: Box::default(),
                 keys: Stored::Raw(keys.into()),
             };
@@ -755,18 +758,15 @@ impl RankIndex {
             dir.push(index32(next));
         }
         dir.extend([index32(len), index32(len)]);
-        let width = if cap == u64::from(u32::MAX - 1) {
-            WINDOW
-        } else {
-            WINDOW_64
-        };
+        let narrow = cap == u64::from(u32::MAX - 1);
+        let width = if narrow { WINDOW } else { WINDOW_64 };
         let sizes = dir.windows(2).map(|w| match w {
             [a, b] => b.saturating_sub(*a) as usize,
             _ => 0,
         });
         let largest = sizes.clone().max().unwrap_or(0);
         let crowded = sizes.filter(|n| *n > width).sum::<usize>();
-        let keys = if cap == u64::from(u32::MAX - 1) {
+        let keys = if narrow {
             Stored::I32(
                 stored
                     .map(|s| bias(s as u32))
@@ -889,20 +889,20 @@ impl RankIndex {
     ) {
         for (block, keys) in keys.chunks(BLOCK).enumerate() {
             // Per key: the index just past the stored keys known to be `<= x`, `x`, and the
-            // rounds its bucket needs.
+            // halving rounds its bucket needs.
             let mut at = [0usize; BLOCK];
             let mut x = [to_stored(0); BLOCK];
-            let mut rounds = [0u8; BLOCK];
-            for (((key, at), x), rounds) in keys.iter().zip(&mut at).zip(&mut x).zip(&mut rounds) {
+            let mut depth = [0u8; BLOCK];
+            for (((key, at), x), depth) in keys.iter().zip(&mut at).zip(&mut x).zip(&mut depth) {
                 let (probe, lo, n) = self.locate(high(*key));
                 (*at, *x) = (lo, to_stored(probe));
                 // At most 33, as `n < 2^32`.
-                *rounds = (usize::BITS - n.leading_zeros()) as u8;
+                *depth = (usize::BITS - n.leading_zeros()) as u8;
             }
             // Group keys of similar rounds together: a group takes as many rounds as its
             // widest bucket needs.
             let order = if self.sorts {
-                by_rounds(&rounds, keys.len())
+                by_rounds(&depth, keys.len())
             } else {
                 // `i < BLOCK <= 256`.
                 std::array::from_fn(|i| i as u8)
@@ -915,7 +915,7 @@ impl RankIndex {
                     let i = usize::from(*i);
                     *lane_at = at.get(i).copied().unwrap_or(0);
                     *lane_x = x.get(i).copied().unwrap_or(*lane_x);
-                    widest = widest.max(rounds.get(i).copied().unwrap_or(0));
+                    widest = widest.max(depth.get(i).copied().unwrap_or(0));
                 }
                 // Steps of halving powers of two, from the largest below the widest bucket:
                 // every key past a bucket is above its probe, so a step that lands past the
