@@ -312,7 +312,8 @@ fn forwarded_for(element: &str) -> Result<&str, ClientIpError> {
 
 /// Reads one hop: `Some(address)`, or `None` for `unknown` and obfuscated identifiers (which
 /// only `Forwarded` allows). Ports are accepted and dropped (`203.0.113.9:443`,
-/// `[2001:db8::1]:443`).
+/// `[2001:db8::1]:443`, and in `Forwarded` the obfuscated `203.0.113.9:_p1` of RFC 7239); a
+/// port that is not one (`:99999`, `:http`) makes the hop malformed.
 fn read_hop(header: ForwardedHeader, hop: &str) -> Result<Option<IpAddr>, ClientIpError> {
     let name = header.name();
     if header == ForwardedHeader::Forwarded && (hop == "unknown" || hop.starts_with('_')) {
@@ -327,7 +328,7 @@ fn read_hop(header: ForwardedHeader, hop: &str) -> Result<Option<IpAddr>, Client
         let Some((inner, after)) = rest.split_once(']') else {
             return Err(bad(AddressError::Invalid { text: shorten(hop) }));
         };
-        if !after.is_empty() && !after.strip_prefix(':').is_some_and(is_port) {
+        if !after.is_empty() && !after.strip_prefix(':').is_some_and(|p| is_port(header, p)) {
             return Err(bad(AddressError::Invalid { text: shorten(hop) }));
         }
         inner
@@ -335,7 +336,7 @@ fn read_hop(header: ForwardedHeader, hop: &str) -> Result<Option<IpAddr>, Client
         && !host.contains(':')
     {
         // `a.b.c.d:port`; a bare IPv6 address has more than one colon.
-        if !is_port(port) {
+        if !is_port(header, port) {
             return Err(bad(AddressError::Invalid { text: shorten(hop) }));
         }
         host
@@ -345,9 +346,21 @@ fn read_hop(header: ForwardedHeader, hop: &str) -> Result<Option<IpAddr>, Client
     parse_ip(addr_text).map(Some).map_err(bad)
 }
 
-/// Whether `text` is 1 to 5 digits.
-fn is_port(text: &str) -> bool {
-    (1..=5).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_digit())
+/// Whether `text` is a port number (1 to 5 digits, at most 65535) or, in `Forwarded`, an
+/// obfuscated port (`_` then letters, digits, `.`, `_`, `-`).
+fn is_port(header: ForwardedHeader, text: &str) -> bool {
+    let number = (1..=5).contains(&text.len())
+        && text.bytes().all(|b| b.is_ascii_digit())
+        && text.parse::<u16>().is_ok();
+    let obfuscated = || {
+        text.strip_prefix('_').is_some_and(|rest| {
+            !rest.is_empty()
+                && rest
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        })
+    };
+    number || (header == ForwardedHeader::Forwarded && obfuscated())
 }
 
 #[cfg(test)]
@@ -417,6 +430,39 @@ mod tests {
         assert_eq!(got.addr, ip("203.0.113.9"));
         assert!(resolve_client_ip(ip("10.0.0.1"), &["203.0.113.9:http"], &p).is_err());
         assert!(resolve_client_ip(ip("10.0.0.1"), &["[2001:db8::1"], &p).is_err());
+        // Five digits, but no port: the header is malformed, not the port dropped.
+        let got = resolve_client_ip(ip("10.0.0.1"), &["203.0.113.9:65535"], &p).unwrap();
+        assert_eq!(got.addr, ip("203.0.113.9"));
+        for bad in [
+            "203.0.113.9:65536",
+            "203.0.113.9:99999",
+            "[2001:db8::1]:70000",
+        ] {
+            assert!(
+                resolve_client_ip(ip("10.0.0.1"), &[bad], &p).is_err(),
+                "{bad}"
+            );
+        }
+        // Obfuscated ports are `Forwarded` syntax only.
+        assert!(resolve_client_ip(ip("10.0.0.1"), &["203.0.113.9:_p1"], &p).is_err());
+        let p = proxies(ForwardedHeader::Forwarded);
+        for good in [r#"for="203.0.113.9:_p1""#, r#"for="[2001:db8::1]:_a.b-c_""#] {
+            let got = resolve_client_ip(ip("10.0.0.1"), &[good], &p).unwrap();
+            assert!(
+                got.addr.is_ipv4() || got.addr == ip("2001:db8::1"),
+                "{good}"
+            );
+        }
+        for bad in [
+            r#"for="203.0.113.9:_""#,
+            r#"for="203.0.113.9:_a b""#,
+            r#"for="[2001:db8::1]:99999""#,
+        ] {
+            assert!(
+                resolve_client_ip(ip("10.0.0.1"), &[bad], &p).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]
