@@ -83,7 +83,8 @@ impl TrustedProxies {
 pub enum ClientSource {
     /// The socket peer is not a trusted proxy, so it is the client; headers were not read.
     UntrustedPeer,
-    /// The peer is a trusted proxy and the header is absent or empty: the peer is the client.
+    /// The peer is a trusted proxy and sent no header line (`header_values` is empty): the peer
+    /// is the client. A header line that is present but empty is malformed, not absent.
     TrustedPeerWithoutHeader,
     /// The first untrusted hop of the header, counting from the right.
     Header {
@@ -419,6 +420,8 @@ mod tests {
         let got = resolve_client_ip(ip("10.0.0.1"), &[], &p).unwrap();
         assert_eq!(got.source, ClientSource::TrustedPeerWithoutHeader);
         assert_eq!(got.addr, ip("10.0.0.1"));
+        // A header line that is there but empty is not "no header".
+        assert!(resolve_client_ip(ip("10.0.0.1"), &[""], &p).is_err());
     }
 
     #[test]

@@ -39,7 +39,9 @@ pub struct ClientAddr(pub IpAddr);
 ///
 /// Fail closed: no peer address, an unreadable forwarding header from a trusted proxy, no store
 /// in the request, or a store without settings is a 403; a storage failure is a 500. Neither
-/// reaches the inner service.
+/// reaches the inner service. A store without settings gets the very answer a denied address
+/// gets, so that addresses outside the allowlists cannot probe which stores exist; a
+/// `/v1/stores/{store_id}` path whose id is not a valid store id is a 400 `invalid_path`.
 ///
 /// # Warning
 ///
@@ -214,8 +216,17 @@ impl<S: Store> Shared<S> {
     /// The client address when the allowlist lets the request through.
     fn admit<B>(&self, request: &Request<B>) -> Result<IpAddr, ApiError> {
         let client = self.client(request)?;
+        let path = request.uri().path();
+        if matches!(self.store, StoreSelector::Path)
+            && path.strip_prefix("/v1/stores/").is_some_and(|rest| {
+                StoreId::new(rest.split('/').next().unwrap_or_default()).is_err()
+            })
+        {
+            // Not an id at all: saying so tells nothing about which stores exist.
+            return Err(invalid_store_path());
+        }
         let store_id = match &self.store {
-            StoreSelector::Path => store_in_path(request.uri().path()),
+            StoreSelector::Path => store_in_path(path),
             StoreSelector::Fixed(id) => Some(id.clone()),
             StoreSelector::Custom(select) => select(request.uri(), request.headers()),
         }
@@ -297,10 +308,25 @@ pub fn store_in_path(path: &str) -> Option<StoreId> {
     StoreId::new(id).ok()
 }
 
+/// The answer to a `/v1/stores/{store_id}` path whose id is not a valid store id.
+pub(super) fn invalid_store_path() -> ApiError {
+    ApiError::new(
+        ErrorCode::InvalidPath,
+        "the store id in the path is not valid",
+    )
+    .with_field(
+        "store_id",
+        "expected `store_` and 1 to 64 letters, digits or `_`",
+    )
+}
+
 fn not_allowed(client: IpAddr, surface: Surface) -> ApiError {
     ApiError::new(
         ErrorCode::IpNotAllowed,
-        format!("the store's ip allowlist does not admit `{client}` on the {surface}"),
+        format!(
+            "the store's ip allowlist does not admit `{client}` on the {surface} (a store \
+             without settings answers the same, so a denied address cannot tell which stores exist)"
+        ),
     )
 }
 

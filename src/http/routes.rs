@@ -17,7 +17,7 @@ use serde::de::DeserializeOwned;
 use zeroize::Zeroizing;
 
 use super::auth::Grant;
-use super::layer::{AllowlistLayer, ClientAddr, store_in_path};
+use super::layer::{AllowlistLayer, ClientAddr, invalid_store_path, store_in_path};
 use super::{Api, ApiError, ErrorCode};
 use crate::allowlist::Surface;
 use crate::api_keys::{RotateKeysRequest, RotateKeysResponse};
@@ -117,16 +117,7 @@ fn caller<S: Store + 'static>(
     request: &Request,
 ) -> impl Future<Output = Result<Caller, ApiError>> + Send + 'static {
     let read = (|| {
-        let store_id = store_in_path(request.uri().path()).ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::InvalidPath,
-                "the store id in the path is not valid",
-            )
-            .with_field(
-                "store_id",
-                "expected `store_` and 1 to 64 letters, digits or `_`",
-            )
-        })?;
+        let store_id = store_in_path(request.uri().path()).ok_or_else(invalid_store_path)?;
         let key = bearer(request.headers())?;
         let client = request
             .extensions()

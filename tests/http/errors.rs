@@ -112,8 +112,9 @@ async fn bad_path_parameters_are_400() {
         .send()
         .await
         .unwrap();
-    // The allowlist layer cannot name the store, so it denies before the path is examined.
-    expect_error(response, 403, "ip_not_allowed").await;
+    // Not a store id at all: a bad request, which tells nothing about which stores exist.
+    let body = expect_error(response, 400, "invalid_path").await;
+    assert_eq!(body["error"]["fields"][0]["path"], "store_id");
     server.stop().await;
 }
 

@@ -19,8 +19,19 @@ use whale_security::{SecuritySettings, Surface, time};
 /// A path of the spec's store, whose allowlist admits 203.0.113.0/24 on the API.
 const PATH: &str = "/v1/stores/store_a1b2c3d4/orders";
 
-/// Sends one request from `peer` with `headers` through the layer; the status and body.
+/// Sends one request for [`PATH`] from `peer` with `headers` through the layer; the status and
+/// body.
 async fn send(
+    proxies: TrustedProxies,
+    peer: &str,
+    headers: &[(&str, HeaderValue)],
+) -> (u16, String) {
+    send_to(PATH, proxies, peer, headers).await
+}
+
+/// [`send`] for any path.
+async fn send_to(
+    path: &str,
     proxies: TrustedProxies,
     peer: &str,
     headers: &[(&str, HeaderValue)],
@@ -42,7 +53,7 @@ async fn send(
     let guarded = AllowlistLayer::new(service, Surface::Api)
         .trusted_proxies(proxies)
         .layer(inner);
-    let mut request = Request::builder().uri(PATH);
+    let mut request = Request::builder().uri(path);
     for (name, value) in headers {
         request = request.header(*name, value.clone());
     }
@@ -131,4 +142,42 @@ async fn a_trusted_proxys_forwarding_header_that_is_not_text_fails_closed() {
         .await;
         assert_eq!(answer, (200, "reached".to_owned()), "{name}");
     }
+}
+
+/// A store without settings answers exactly as a store whose allowlist denies the address, so
+/// an address outside every allowlist cannot learn which stores exist; a path whose store id
+/// is not an id at all is a bad request, which says nothing about any store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_store_looks_denied_and_an_invalid_store_id_is_a_bad_path() {
+    let none = TrustedProxies::default;
+    let denied = send(none(), "192.0.2.200:4711", &[]).await;
+    let unknown = send_to(
+        "/v1/stores/store_other/orders",
+        none(),
+        "192.0.2.200:4711",
+        &[],
+    )
+    .await;
+    assert_eq!(denied.0, 403);
+    assert!(denied.1.contains("ip_not_allowed"), "{}", denied.1);
+    assert_eq!(unknown, denied);
+    // Even an address the existing store admits learns nothing about the other store's
+    // existence beyond "not admitted".
+    let unknown = send_to(
+        "/v1/stores/store_other/orders",
+        none(),
+        "203.0.113.9:4711",
+        &[],
+    )
+    .await;
+    assert_eq!(unknown.0, 403, "{}", unknown.1);
+    assert!(unknown.1.contains("ip_not_allowed"), "{}", unknown.1);
+
+    let (status, body) = send_to("/v1/stores/bad/orders", none(), "203.0.113.9:4711", &[]).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("invalid_path"), "{body}");
+    assert!(body.contains("store_id"), "{body}");
+    // Outside `/v1/stores/` no store is named: closed, as before.
+    let (status, body) = send_to("/health", none(), "203.0.113.9:4711", &[]).await;
+    assert_eq!(status, 403, "{body}");
 }
