@@ -348,7 +348,7 @@ pub fn add_entry(
     let mut next = current.clone();
     let taken: HashSet<&EntryId> = current.ip_allowlist.entries.iter().map(|e| &e.id).collect();
     let added = AllowlistEntry {
-        id: fresh_entry_id(&entry.cidr, |id| taken.contains(id)),
+        id: fresh_entry_id(&entry.cidr, now, |id| taken.contains(id)),
         cidr: entry.cidr,
         label: entry.label,
         added_at: now,
@@ -526,7 +526,7 @@ fn merge_entries(
             None => {
                 // Never an id of the current list, even one this update drops: the audit diff
                 // would read the new network as that entry changed.
-                let id = fresh_entry_id(&entry.cidr, |id| {
+                let id = fresh_entry_id(&entry.cidr, now, |id| {
                     old_ids.contains(id) || fresh_ids.contains(id)
                 });
                 fresh_ids.insert(id.clone());
@@ -544,11 +544,18 @@ fn merge_entries(
     out
 }
 
-/// A deterministic id for a new entry: a hash of its network, probed past ids in use.
+/// A deterministic id for a new entry: a hash of its network and the instant it is added,
+/// probed past ids in use.
 ///
-/// Ids carry no meaning; determinism keeps [`apply`] pure (no randomness) and repeatable.
-fn fresh_entry_id(cidr: &Cidr, in_use: impl Fn(&EntryId) -> bool) -> EntryId {
-    let text = cidr.to_string();
+/// Ids carry no meaning; determinism keeps [`apply`] pure (no randomness) and repeatable. The
+/// instant keeps a network removed and added again later from getting its old id back, which a
+/// client still holding the old id could otherwise delete.
+fn fresh_entry_id(cidr: &Cidr, now: DateTime<Utc>, in_use: impl Fn(&EntryId) -> bool) -> EntryId {
+    let text = format!(
+        "{cidr} {} {}",
+        now.timestamp(),
+        now.timestamp_subsec_nanos()
+    );
     let mut attempt: u64 = 0;
     loop {
         let hash = fnv1a(text.as_bytes(), attempt) & 0xffff_ffff_ffff;
@@ -604,6 +611,33 @@ mod tests {
 
     fn update(json: &str) -> SettingsUpdate {
         SettingsUpdate::from_json(json).unwrap()
+    }
+
+    /// A client holding the id of a removed entry must not be able to remove a later entry
+    /// for the same network with it: ids of entries added at different instants differ.
+    #[test]
+    fn a_network_added_again_after_removal_gets_a_new_id() {
+        let actor = UserId::new("user_a").unwrap();
+        let entry = || NewEntry {
+            cidr: parse_cidr("203.0.113.0/24").unwrap(),
+            label: Label::default(),
+            expires_at: None,
+        };
+        let t0 = parse("2026-03-10T10:00:00Z").unwrap();
+        let (first, added) = add_entry(&base(), entry(), &actor, t0).unwrap();
+        let t1 = parse("2026-03-10T11:00:00Z").unwrap();
+        let removed = remove_entry(&first.settings, &added.id, &actor, t1).unwrap();
+        let t2 = parse("2026-03-10T12:00:00Z").unwrap();
+        let (_, again) = add_entry(&removed.settings, entry(), &actor, t2).unwrap();
+        assert_ne!(again.id, added.id);
+        // The same for a whole list replaced later.
+        let list = r#"{"ip_allowlist":{"entries":[{"cidr":"203.0.113.0/24"}]}}"#;
+        let a = apply(&base(), &update(list), &actor, t0).unwrap();
+        let b = apply(&base(), &update(list), &actor, t2).unwrap();
+        assert_ne!(
+            a.settings.ip_allowlist().entries[0].id,
+            b.settings.ip_allowlist().entries[0].id
+        );
     }
 
     #[test]
@@ -818,7 +852,10 @@ mod tests {
                 None => {
                     let in_use: HashSet<&EntryId> =
                         old.iter().map(|o| &o.id).chain(taken.iter()).collect();
-                    (fresh_entry_id(&entry.cidr, |id| in_use.contains(id)), now)
+                    (
+                        fresh_entry_id(&entry.cidr, now, |id| in_use.contains(id)),
+                        now,
+                    )
                 }
             };
             taken.insert(id.clone());
@@ -857,7 +894,7 @@ mod tests {
                     // Some old ids are the ids a new entry of another network would hash to.
                     let id = match how {
                         0 => EntryId::new(format!("ip_old{i}")).unwrap(),
-                        _ => fresh_entry_id(&cidr(n.wrapping_add(how)), |_| false),
+                        _ => fresh_entry_id(&cidr(n.wrapping_add(how)), t0, |_| false),
                     };
                     seen.insert(id.clone()).then(|| AllowlistEntry {
                         id,
