@@ -252,38 +252,80 @@ pub fn lint_allowlist(list: &IpAllowlist, now: DateTime<Utc>) -> Vec<LintWarning
     warnings
 }
 
-/// For each entry, the index of an entry that makes it redundant: an earlier entry with the same
-/// network, or a broader entry that lives at least as long.
+/// For each entry, the index of an entry that makes it redundant: the innermost entry met
+/// before it (in the order below) whose network covers it and that lives at least as long, so
+/// an earlier entry with the same network, or a broader one.
+///
+/// `O(n log n)`. Entries are visited by network, broader first at each start address, then in
+/// list order; the networks enclosing the current one form a chain of at most 129 distinct
+/// networks, each with the entries met for it so far. Within a network only the entries no
+/// later one outlives can still be the answer, so each keeps a stack whose lives shrink
+/// towards the top, searched by halving: a list repeating one network 50 000 times with
+/// ever later expiries costs no more than any other.
 fn covering(entries: &[AllowlistEntry]) -> Vec<Option<usize>> {
     let mut order: Vec<usize> = (0..entries.len()).collect();
-    // Broader networks first at each start address, then list order.
     order.sort_by_key(|&i| entries.get(i).map(|e| (sort_key(e.cidr), i)));
     let mut result = vec![None; entries.len()];
-    // Enclosing entries seen so far, outermost first.
-    let mut stack: Vec<usize> = Vec::new();
+    // The distinct networks enclosing the current entry, outermost first, each with its
+    // candidates: (life, index), lives strictly decreasing upwards, indexes increasing.
+    let mut chain: Vec<(Cidr, Vec<(Life, usize)>)> = Vec::new();
     for &i in &order {
         let Some(entry) = entries.get(i) else {
             continue;
         };
-        while let Some(&top) = stack.last() {
-            if entries.get(top).is_some_and(|t| t.cidr.covers(&entry.cidr)) {
-                break;
-            }
-            stack.pop();
+        while chain
+            .last()
+            .is_some_and(|(cidr, _)| !cidr.covers(&entry.cidr))
+        {
+            chain.pop();
         }
-        // Any enclosing entry that lives at least as long makes this one redundant; take the
-        // innermost such.
-        let by = stack.iter().rev().copied().find(|&s| {
-            entries
-                .get(s)
-                .is_some_and(|e| outlives(e.expires_at, entry.expires_at))
+        let life = Life(entry.expires_at);
+        // The innermost network with a candidate living at least as long; within it the latest
+        // such candidate, which is the topmost one whose life is `>= life`.
+        let by = chain.iter().rev().find_map(|(_, candidates)| {
+            let living = candidates.partition_point(|(l, _)| *l >= life);
+            living
+                .checked_sub(1)
+                .and_then(|top| candidates.get(top))
+                .map(|(_, index)| *index)
         });
         if let Some(slot) = result.get_mut(i) {
             *slot = by;
         }
-        stack.push(i);
+        match chain.last_mut() {
+            Some((cidr, candidates)) if *cidr == entry.cidr => {
+                // A later entry that lives at least as long replaces every earlier one it
+                // outlives as the answer for anything they cover.
+                while candidates.last().is_some_and(|(l, _)| *l <= life) {
+                    candidates.pop();
+                }
+                candidates.push((life, i));
+            }
+            _ => chain.push((entry.cidr, vec![(life, i)])),
+        }
     }
     result
+}
+
+/// How long an entry lives: until its `expires_at`, or forever (the longest).
+#[derive(Clone, Copy, Eq, PartialEq)]
+struct Life(Option<DateTime<Utc>>);
+
+impl Ord for Life {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        match (self.0, other.0) {
+            (None, None) => std::cmp::Ordering::Equal,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (Some(a), Some(b)) => a.cmp(&b),
+        }
+    }
+}
+
+impl PartialOrd for Life {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
 }
 
 /// Orders networks by family, first address, then length (broader first).
@@ -291,15 +333,6 @@ fn sort_key(cidr: Cidr) -> (u8, u128, u8) {
     match cidr.net() {
         IpNet::V4(n) => (4, u128::from(u32::from(n.network())), n.prefix_len()),
         IpNet::V6(n) => (6, u128::from(n.network()), n.prefix_len()),
-    }
-}
-
-/// Whether an entry expiring at `a` lives at least as long as one expiring at `b`.
-fn outlives(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> bool {
-    match (a, b) {
-        (None, _) => true,
-        (Some(_), None) => false,
-        (Some(a), Some(b)) => a >= b,
     }
 }
 
@@ -355,6 +388,106 @@ const SPECIAL_PURPOSE: &[(&str, &str)] = &[
 mod tests {
     use super::*;
 
+    /// [`covering`] as first written: every enclosing entry kept, scanned for each entry.
+    fn covering_by_scan(entries: &[AllowlistEntry]) -> Vec<Option<usize>> {
+        let outlives = |a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>| match (a, b) {
+            (None, _) => true,
+            (Some(_), None) => false,
+            (Some(a), Some(b)) => a >= b,
+        };
+        let mut order: Vec<usize> = (0..entries.len()).collect();
+        order.sort_by_key(|&i| (sort_key(entries[i].cidr), i));
+        let mut result = vec![None; entries.len()];
+        let mut stack: Vec<usize> = Vec::new();
+        for &i in &order {
+            while let Some(&top) = stack.last() {
+                if entries[top].cidr.covers(&entries[i].cidr) {
+                    break;
+                }
+                stack.pop();
+            }
+            result[i] = stack
+                .iter()
+                .rev()
+                .copied()
+                .find(|&s| outlives(entries[s].expires_at, entries[i].expires_at));
+            stack.push(i);
+        }
+        result
+    }
+
+    fn entry(i: usize, cidr: &str, expires: Option<i64>) -> AllowlistEntry {
+        let t = |h: i64| {
+            crate::time::parse("2026-03-10T00:00:00Z").unwrap()
+                + chrono::TimeDelta::try_hours(h).unwrap()
+        };
+        AllowlistEntry {
+            id: EntryId::new(format!("ip_{i}")).unwrap(),
+            cidr: cidr.parse().unwrap(),
+            label: crate::allowlist::Label::default(),
+            added_at: t(0),
+            expires_at: expires.map(t),
+        }
+    }
+
+    #[test]
+    fn covering_names_the_same_entries_as_a_scan_of_every_enclosing_entry() {
+        let networks = [
+            "10.0.0.0/8",
+            "10.0.0.0/16",
+            "10.0.0.0/24",
+            "10.0.1.0/24",
+            "10.0.0.7/32",
+            "::/0",
+            "2001:db8::/32",
+            "2001:db8::/48",
+            "0.0.0.0/0",
+        ];
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        for round in 0..300 {
+            let len = 1 + round % 40;
+            let entries: Vec<AllowlistEntry> = (0..len)
+                .map(|i| {
+                    let expires = match next(4) {
+                        0 => None,
+                        _ => Some(next(5) as i64),
+                    };
+                    entry(i, networks[next(networks.len())], expires)
+                })
+                .collect();
+            assert_eq!(
+                covering(&entries),
+                covering_by_scan(&entries),
+                "{entries:?}"
+            );
+        }
+    }
+
+    /// One network repeated with ever later expiries: each entry outlives every earlier one,
+    /// so none is redundant; the scan above took time quadratic in their number.
+    #[test]
+    fn a_network_repeated_with_later_and_later_expiries_has_no_redundant_entry() {
+        let n = 50_000;
+        let entries: Vec<AllowlistEntry> = (0..n)
+            .map(|i| entry(i, "203.0.113.0/24", Some(i as i64)))
+            .collect();
+        assert!(covering(&entries).iter().all(Option::is_none));
+        // Reversed, every entry but the first is outlived by all before it, and named as a
+        // duplicate of the one just before.
+        let entries: Vec<AllowlistEntry> = (0..n)
+            .map(|i| entry(i, "203.0.113.0/24", Some((n - i) as i64)))
+            .collect();
+        let found = covering(&entries);
+        assert_eq!(found[0], None);
+        assert!((1..n).all(|i| found[i] == Some(i - 1)));
+    }
+
     #[test]
     fn every_special_purpose_range_parses() {
         for (text, _) in SPECIAL_PURPOSE {
@@ -384,7 +517,8 @@ mod tests {
 
     #[test]
     fn a_shorter_lived_entry_does_not_make_a_permanent_one_redundant() {
-        assert!(outlives(None, None));
-        assert!(!outlives(Some(DateTime::<Utc>::MIN_UTC), None));
+        assert!(Life(None) >= Life(None));
+        assert!(Life(Some(DateTime::<Utc>::MIN_UTC)) < Life(None));
+        assert!(Life(Some(DateTime::<Utc>::MAX_UTC)) < Life(None));
     }
 }
