@@ -2,12 +2,15 @@
 //!
 //! Input is shown as it was given, except for the characters that change how the text around
 //! them displays. Those are written as Rust escapes: `\t`, `\n`, `\r`, `\0`, and `\u{..}` for
-//! the rest (ESC is `\u{1b}`, RIGHT-TO-LEFT OVERRIDE `\u{202e}`). They are exactly the
-//! characters [`InvalidCharacterKind::of`] classifies, the ones no password may hold: C0 and C1
+//! the rest (ESC is `\u{1b}`, RIGHT-TO-LEFT OVERRIDE `\u{202e}`). They are the characters
+//! [`InvalidCharacterKind::of`] classifies, the ones no password may hold: C0 and C1
 //! controls, bidirectional controls (U+061C, U+200E, U+200F, U+202A..=U+202E,
-//! U+2066..=U+2069), the line and paragraph separators, and noncharacters. So a tab in input
-//! cannot add a column to tab-separated output, ESC cannot reach a terminal, and U+202E cannot
-//! reverse the rest of a line.
+//! U+2066..=U+2069), the line and paragraph separators, and noncharacters; and, besides those,
+//! the characters that display as nothing (zero-width spaces and joiners, the byte order mark,
+//! soft hyphens, variation selectors, tag characters). So a tab in input cannot add a column to
+//! tab-separated output, ESC cannot reach a terminal, U+202E cannot reverse the rest of a line,
+//! and `203.0.113.9` followed by a ZERO WIDTH SPACE does not read as a valid address in the
+//! message that refuses it.
 //!
 //! The escapes are for reading, not for decoding back: a backslash in the input is not
 //! doubled, so `\t` in a message may stand for a tab or for the two characters `\` and `t`.
@@ -73,10 +76,36 @@ pub(crate) fn shorten_to(text: &str, limit: usize) -> String {
     }
 }
 
-/// Whether `c` is shown escaped: the one definition of characters that change how text
-/// displays is [`InvalidCharacterKind::of`].
+/// Whether `c` is shown escaped: a character [`InvalidCharacterKind::of`] classifies (those
+/// change how the text around them displays), or one that displays as nothing.
 fn needs_escape(c: char) -> bool {
-    InvalidCharacterKind::of(c).is_some()
+    InvalidCharacterKind::of(c).is_some() || invisible(c)
+}
+
+/// Whether `c` is default-ignorable (Unicode's `Default_Ignorable_Code_Point`): a character a
+/// renderer shows as nothing when it does not handle it, such as ZERO WIDTH SPACE, WORD JOINER,
+/// the byte order mark, soft hyphens, variation selectors, Hangul fillers and tag characters.
+fn invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{ad}'
+            | '\u{34f}'
+            | '\u{61c}'
+            | '\u{115f}'..='\u{1160}'
+            | '\u{17b4}'..='\u{17b5}'
+            | '\u{180b}'..='\u{180f}'
+            | '\u{200b}'..='\u{200f}'
+            | '\u{202a}'..='\u{202e}'
+            | '\u{2060}'..='\u{206f}'
+            | '\u{3164}'
+            | '\u{fe00}'..='\u{fe0f}'
+            | '\u{feff}'
+            | '\u{ffa0}'
+            | '\u{fff0}'..='\u{fff8}'
+            | '\u{1bca0}'..='\u{1bca3}'
+            | '\u{1d173}'..='\u{1d17a}'
+            | '\u{e0000}'..='\u{e0fff}'
+    )
 }
 
 #[cfg(test)]
@@ -107,6 +136,46 @@ mod tests {
             "😀",
         ] {
             assert!(matches!(escape(kept), Cow::Borrowed(_)), "{kept}");
+        }
+    }
+
+    /// Characters that display as nothing would make `203.0.113.9\u{200b}` read as a valid
+    /// address in the message that refuses it.
+    #[test]
+    fn characters_that_display_as_nothing_are_escaped() {
+        for c in [
+            '\u{ad}',
+            '\u{34f}',
+            '\u{115f}',
+            '\u{180e}',
+            '\u{200b}',
+            '\u{200c}',
+            '\u{200d}',
+            '\u{2060}',
+            '\u{2064}',
+            '\u{3164}',
+            '\u{fe0f}',
+            '\u{feff}',
+            '\u{ffa0}',
+            '\u{1d173}',
+            '\u{e0001}',
+            '\u{e0041}',
+            '\u{e007f}',
+        ] {
+            let text = format!("203.0.113.9{c}");
+            assert_eq!(
+                escape(&text),
+                format!("203.0.113.9\\u{{{:x}}}", u32::from(c))
+            );
+        }
+        for kept in ['\u{a0}', '\u{2000}', '\u{3000}', '\u{fe10}', '\u{1d17b}'] {
+            // Visible as space, or not default-ignorable.
+            let text = format!("a{kept}b");
+            assert!(
+                matches!(escape(&text), Cow::Borrowed(_)),
+                "{:x}",
+                u32::from(kept)
+            );
         }
     }
 
