@@ -304,11 +304,18 @@ fn forwarded_for(element: &str) -> Result<&str, ClientIpError> {
                 .strip_suffix('"')
                 .filter(|v| !v.contains('"') && !v.contains('\\'))
                 .ok_or_else(|| malformed("bad quoting"))?,
-            None => value,
+            // A token cannot hold `:` or `[]`: IPv6 nodes and ports must be quoted.
+            None if value.bytes().all(is_tchar) => value,
+            None => return Err(malformed("an unquoted value with `:` or `[]` (quote it)")),
         };
         found = Some(value);
     }
     found.ok_or_else(|| malformed("no `for=` parameter"))
+}
+
+/// Whether `b` may appear in an HTTP token (RFC 9110, section 5.6.2).
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 /// Reads one hop: `Some(address)`, or `None` for `unknown` and obfuscated identifiers (which
@@ -326,7 +333,11 @@ fn read_hop(header: ForwardedHeader, hop: &str) -> Result<Option<IpAddr>, Client
         source,
     };
     let addr_text = if let Some(rest) = hop.strip_prefix('[') {
-        let Some((inner, after)) = rest.split_once(']') else {
+        // Brackets hold an IPv6 address, whose text always has a `:`.
+        let Some((inner, after)) = rest
+            .split_once(']')
+            .filter(|(inner, _)| inner.contains(':'))
+        else {
             return Err(bad(AddressError::Invalid { text: shorten(hop) }));
         };
         if !after.is_empty() && !after.strip_prefix(':').is_some_and(|p| is_port(header, p)) {
@@ -464,6 +475,44 @@ mod tests {
             assert!(
                 resolve_client_ip(ip("10.0.0.1"), &[bad], &p).is_err(),
                 "{bad}"
+            );
+        }
+    }
+
+    /// Brackets are for IPv6 only, and in `Forwarded` an IPv6 node (with its `:` and `[]`,
+    /// which a token cannot hold) must be quoted (RFC 7239, section 6).
+    #[test]
+    fn brackets_hold_ipv6_only_and_forwarded_quotes_it() {
+        let p = proxies(ForwardedHeader::XForwardedFor);
+        for bad in ["[203.0.113.9]", "[203.0.113.9]:443"] {
+            assert!(
+                resolve_client_ip(ip("10.0.0.1"), &[bad], &p).is_err(),
+                "{bad}"
+            );
+        }
+        let got = resolve_client_ip(ip("10.0.0.1"), &["[::ffff:203.0.113.9]"], &p).unwrap();
+        assert_eq!(got.addr, ip("203.0.113.9"));
+        let p = proxies(ForwardedHeader::Forwarded);
+        for bad in [
+            "for=[2001:db8::1]",
+            "for=[2001:db8::1]:443",
+            "for=2001:db8::1",
+            r#"for="[203.0.113.9]""#,
+            "for=203.0.113.9:443",
+        ] {
+            assert!(
+                resolve_client_ip(ip("10.0.0.1"), &[bad], &p).is_err(),
+                "{bad}"
+            );
+        }
+        for good in [
+            r#"for="[2001:db8::1]""#,
+            r#"for="203.0.113.9:443""#,
+            "for=203.0.113.9",
+        ] {
+            assert!(
+                resolve_client_ip(ip("10.0.0.1"), &[good], &p).is_ok(),
+                "{good}"
             );
         }
     }

@@ -236,8 +236,10 @@ impl CompiledAllowlist {
         let mut v4 = Vec::new();
         let mut v6 = Vec::new();
         let mut expiring = Vec::new();
-        // Entry indexes fit in u32: a list longer than u32::MAX - 1 entries cannot be named
-        // past that point, so its tail is treated as expiring (checked linearly) instead.
+        // Entry indexes are u32. Known shortcoming: entries from index u32::MAX - 1 on are
+        // not compiled and never match (fail closed). Unreachable in practice: stored lists
+        // hold at most `IpAllowlist::MAX_ENTRIES`, and four billion entries do not fit in
+        // memory.
         for (i, entry) in list.entries.iter().enumerate() {
             let Ok(index) = u32::try_from(i) else { break };
             if index == NO_ENTRY {
