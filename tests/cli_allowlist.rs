@@ -159,3 +159,46 @@ fn lint_allowlist_names_every_bad_line_of_a_plain_list() {
     assert!(lines[1].contains("40"), "{stderr}");
     assert!(lines[2].starts_with("error: line 6: "), "{stderr}");
 }
+
+/// The allowlist object alone (what `GET .../ip-allowlist` answers) is linted as it is, with
+/// the same strictness as inside settings: repeated ids are named with their path.
+#[test]
+fn lint_allowlist_reads_an_allowlist_object_on_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("list.json");
+    std::fs::write(
+        &path,
+        r#"{"enabled": true, "applies_to": ["api"], "entries": [
+            {"id": "ip_a", "cidr": "81.2.69.0/24", "added_at": "2026-03-10T10:00:00Z"},
+            {"id": "ip_b", "cidr": "81.2.69.0/24", "added_at": "2026-03-10T10:00:00Z"}
+        ]}"#,
+    )
+    .unwrap();
+    let out = run(&["lint-allowlist", path.to_str().unwrap(), "--now", NOW]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("duplicates entry `ip_a`"), "{text}");
+    assert_eq!(out.status.code(), Some(1));
+
+    std::fs::write(
+        &path,
+        r#"{"enabled": true, "applies_to": ["api"], "entries": []}"#,
+    )
+    .unwrap();
+    let out = run(&["lint-allowlist", path.to_str().unwrap(), "--now", NOW]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("denied"), "{text}");
+
+    std::fs::write(
+        &path,
+        r#"{"enabled": true, "applies_to": ["api"], "entries": [
+            {"id": "ip_a", "cidr": "81.2.69.0/24", "added_at": "2026-03-10T10:00:00Z"},
+            {"id": "ip_a", "cidr": "81.2.70.0/24", "added_at": "2026-03-10T10:00:00Z"}
+        ]}"#,
+    )
+    .unwrap();
+    let out = run(&["lint-allowlist", path.to_str().unwrap(), "--now", NOW]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("entries[1].id"), "{stderr}");
+    assert!(out.stdout.is_empty());
+}

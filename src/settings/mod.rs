@@ -285,23 +285,78 @@ impl SecuritySettings {
                 interval_days: rotation.interval_days.get(),
             });
         }
-        if entry_count > IpAllowlist::MAX_ENTRIES {
-            errors.push(SettingsError::TooManyEntries {
-                path: "ip_allowlist.entries".into(),
-                count: entry_count,
-                max: IpAllowlist::MAX_ENTRIES,
+        errors.extend(entry_errors(
+            &self.ip_allowlist,
+            entry_count,
+            "ip_allowlist.",
+        ));
+        errors
+    }
+}
+
+/// The checks on an allowlist's entries as a whole, as if it had `entry_count` entries: at
+/// most [`IpAllowlist::MAX_ENTRIES`], ids unique. Paths start with `prefix`.
+fn entry_errors(list: &IpAllowlist, entry_count: usize, prefix: &str) -> Vec<SettingsError> {
+    let mut errors = Vec::new();
+    if entry_count > IpAllowlist::MAX_ENTRIES {
+        errors.push(SettingsError::TooManyEntries {
+            path: format!("{prefix}entries"),
+            count: entry_count,
+            max: IpAllowlist::MAX_ENTRIES,
+        });
+    }
+    let mut seen = HashSet::new();
+    for (i, entry) in list.entries.iter().enumerate() {
+        if !seen.insert(&entry.id) {
+            errors.push(SettingsError::DuplicateEntryId {
+                path: format!("{prefix}entries[{i}].id"),
+                id: entry.id.clone(),
             });
         }
-        let mut seen = HashSet::new();
-        for (i, entry) in self.ip_allowlist.entries.iter().enumerate() {
-            if !seen.insert(&entry.id) {
-                errors.push(SettingsError::DuplicateEntryId {
-                    path: format!("ip_allowlist.entries[{i}].id"),
-                    id: entry.id.clone(),
-                });
-            }
+    }
+    errors
+}
+
+impl IpAllowlist {
+    /// Reads and validates an allowlist on its own: the `ip_allowlist` object of a settings
+    /// document, as the REST API's `GET .../ip-allowlist` answers it. As strict as
+    /// [`SecuritySettings::from_json`] is with the same object inside settings: unknown fields,
+    /// repeated keys, repeated entry ids and more than [`IpAllowlist::MAX_ENTRIES`] entries are
+    /// errors. (Deserializing an `IpAllowlist` with serde checks each field but not the last
+    /// three.)
+    ///
+    /// # Errors
+    ///
+    /// [`SettingsErrors`] with field paths such as `entries[1].cidr`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use whale_security::allowlist::IpAllowlist;
+    ///
+    /// let list = IpAllowlist::from_json(r#"{"enabled": true, "applies_to": ["api"], "entries": [
+    ///     {"id": "ip_office", "cidr": "203.0.113.0/24", "added_at": "2026-03-10T10:00:00Z"}
+    /// ]}"#)?;
+    /// assert_eq!(list.entries.len(), 1);
+    ///
+    /// let twice = r#"{"enabled": true, "applies_to": ["api"], "entries": [
+    ///     {"id": "ip_a", "cidr": "203.0.113.0/24", "added_at": "2026-03-10T10:00:00Z"},
+    ///     {"id": "ip_a", "cidr": "198.51.100.0/24", "added_at": "2026-03-10T10:00:00Z"}
+    /// ]}"#;
+    /// let errors = IpAllowlist::from_json(twice).unwrap_err();
+    /// assert_eq!(errors.as_slice()[0].path(), "entries[1].id");
+    /// # Ok::<(), whale_security::settings::SettingsErrors>(())
+    /// ```
+    pub fn from_json(text: &str) -> Result<Self, SettingsErrors> {
+        let value = json::parse(text)?;
+        let list: Self = serde_path_to_error::deserialize(value)
+            .map_err(|e| SettingsErrors::one(SettingsError::from_path_error("", &e)))?;
+        let errors = entry_errors(&list, list.entries.len(), "");
+        if errors.is_empty() {
+            Ok(list)
+        } else {
+            Err(SettingsErrors::new(errors))
         }
-        errors
     }
 }
 

@@ -11,7 +11,8 @@ use crate::common;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// A settings file (JSON), or a plain list of CIDRs, one per line (`#` comments), taken
+    /// A settings file (JSON), an allowlist object alone (JSON with `entries`, as `GET
+    /// .../ip-allowlist` answers), or a plain list of CIDRs, one per line (`#` comments), taken
     /// as an enabled list on both surfaces.
     file: PathBuf,
     /// The instant to review at, for expired entries (RFC 3339); the system clock when absent.
@@ -29,8 +30,13 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
     let text = common::read(&args.file)?;
     // The list under review is the subject: one that cannot be read is a negative answer.
     let list = if text.trim_start().starts_with('{') {
-        match SecuritySettings::from_json(&text) {
-            Ok(settings) => settings.ip_allowlist().clone(),
+        let read = if is_allowlist_object(&text) {
+            IpAllowlist::from_json(&text)
+        } else {
+            SecuritySettings::from_json(&text).map(|s| s.ip_allowlist().clone())
+        };
+        match read {
+            Ok(list) => list,
             Err(errors) => return Ok(common::print_errors(errors.as_slice())),
         }
     } else {
@@ -66,6 +72,14 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Whether `text` is a JSON object with `entries` at its top level and no `ip_allowlist`: an
+/// allowlist on its own rather than settings. Anything unreadable is left to the settings
+/// reader, which says what is wrong and where.
+fn is_allowlist_object(text: &str) -> bool {
+    serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(text)
+        .is_ok_and(|map| map.contains_key("entries") && !map.contains_key("ip_allowlist"))
 }
 
 /// A list of CIDRs, one per line, as an enabled list on both surfaces with ids `ip_lineN`; or
