@@ -435,3 +435,38 @@ fn an_update_over_the_entry_limit_is_refused_with_every_error() {
         ]
     );
 }
+
+/// `next_rotation` follows from `last_rotation` and the interval once keys have rotated; a
+/// stored value that said otherwise was shown back unchanged while the schedule ignored it.
+/// Reading now gives the date the schedule uses.
+#[test]
+fn next_rotation_reads_as_the_last_rotation_plus_the_interval() {
+    let settings = with(
+        "/api_key_rotation/next_rotation",
+        Value::from("2030-01-01T00:00:00.000Z"),
+    )
+    .unwrap();
+    let next = whale_security::time::parse("2026-04-01T00:00:00Z").unwrap();
+    assert_eq!(settings.api_key_rotation().next_rotation, Some(next));
+    assert!(
+        settings
+            .to_json_pretty()
+            .contains("2026-04-01T00:00:00.000Z")
+    );
+    let mut doc = spec_settings();
+    doc["api_key_rotation"]
+        .as_object_mut()
+        .unwrap()
+        .remove("next_rotation");
+    let settings = SecuritySettings::from_json(&doc.to_string()).unwrap();
+    assert_eq!(settings.api_key_rotation().next_rotation, Some(next));
+    // Without a rotation yet, the stored date is the schedule.
+    doc["api_key_rotation"]
+        .as_object_mut()
+        .unwrap()
+        .remove("last_rotation");
+    doc["api_key_rotation"]["next_rotation"] = Value::from("2030-01-01T00:00:00Z");
+    let settings = SecuritySettings::from_json(&doc.to_string()).unwrap();
+    let later = whale_security::time::parse("2030-01-01T00:00:00Z").unwrap();
+    assert_eq!(settings.api_key_rotation().next_rotation, Some(later));
+}

@@ -72,8 +72,9 @@ pub struct ApiKeyRotationPolicy {
         with = "crate::time::rfc3339_option"
     )]
     pub last_rotation: Option<DateTime<Utc>>,
-    /// When keys rotate next. When `last_rotation` is known this is `last_rotation` plus the
-    /// interval.
+    /// When keys rotate next. When `last_rotation` is known (and rotation is enabled) this is
+    /// `last_rotation` plus the interval: settings read from JSON carry that value, whatever
+    /// the document wrote, since it is the one the schedule counts from.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",

@@ -200,7 +200,7 @@ impl SecuritySettings {
             ip_allowlist,
             session_policy,
             password_policy,
-            api_key_rotation,
+            api_key_rotation: scheduled(api_key_rotation),
             updated_at,
             updated_by,
         };
@@ -292,6 +292,20 @@ impl SecuritySettings {
         ));
         errors
     }
+}
+
+/// `policy` with `next_rotation` as the schedule counts it: once keys have rotated (and while
+/// rotation is enabled) it is `last_rotation + interval_days`, whatever was written, so the
+/// settings never show a date the schedule ignores.
+fn scheduled(mut policy: ApiKeyRotationPolicy) -> ApiKeyRotationPolicy {
+    if policy.enabled
+        && let Some(last) = policy.last_rotation
+        && let Some(next) =
+            crate::time::checked_add_days(last, i64::from(policy.interval_days.get()))
+    {
+        policy.next_rotation = Some(next);
+    }
+    policy
 }
 
 /// The checks on an allowlist's entries as a whole, as if it had `entry_count` entries: at
