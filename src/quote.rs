@@ -73,6 +73,17 @@ pub(crate) fn shorten_to(text: &str, limit: usize) -> String {
     }
 }
 
+/// `n` followed by `unit`, plural unless `n` is 1: `1 day`, `90 days`, `0 hours`. For messages;
+/// `unit` is an English noun whose plural adds `s`.
+pub(crate) fn count(n: impl Into<u64>, unit: &str) -> String {
+    let n = n.into();
+    if n == 1 {
+        format!("1 {unit}")
+    } else {
+        format!("{n} {unit}s")
+    }
+}
+
 /// Whether `c` is shown escaped: the one definition of characters that change how text
 /// displays is [`InvalidCharacterKind::of`].
 fn needs_escape(c: char) -> bool {
@@ -108,6 +119,13 @@ mod tests {
         ] {
             assert!(matches!(escape(kept), Cow::Borrowed(_)), "{kept}");
         }
+    }
+
+    #[test]
+    fn a_count_of_one_is_singular_and_every_other_plural() {
+        assert_eq!(count(1_u32, "day"), "1 day");
+        assert_eq!(count(0_u32, "hour"), "0 hours");
+        assert_eq!(count(90_u32, "day"), "90 days");
     }
 
     #[test]
