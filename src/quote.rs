@@ -76,6 +76,17 @@ pub(crate) fn shorten_to(text: &str, limit: usize) -> String {
     }
 }
 
+/// `n` followed by `unit`, plural unless `n` is 1: `1 day`, `90 days`, `0 hours`. For messages;
+/// `unit` is an English noun whose plural adds `s`.
+pub(crate) fn count(n: impl Into<u64>, unit: &str) -> String {
+    let n = n.into();
+    if n == 1 {
+        format!("1 {unit}")
+    } else {
+        format!("{n} {unit}s")
+    }
+}
+
 /// Whether `c` is shown escaped: a character [`InvalidCharacterKind::of`] classifies (those
 /// change how the text around them displays), or one that displays as nothing.
 fn needs_escape(c: char) -> bool {
@@ -177,6 +188,13 @@ mod tests {
                 u32::from(kept)
             );
         }
+    }
+
+    #[test]
+    fn a_count_of_one_is_singular_and_every_other_plural() {
+        assert_eq!(count(1_u32, "day"), "1 day");
+        assert_eq!(count(0_u32, "hour"), "0 hours");
+        assert_eq!(count(90_u32, "day"), "90 days");
     }
 
     #[test]

@@ -67,16 +67,31 @@ fn help_lists_every_subcommand_in_every_build() {
 
 /// A build without `http` answered `serve` with clap's "unrecognized subcommand 'serve' ... a
 /// similar subcommand exists: 'preview'": it names the feature to enable, whatever the
-/// arguments (none, real ones, `--help`).
+/// arguments.
 #[cfg(not(feature = "http"))]
 #[test]
 fn serve_without_the_http_feature_names_it() {
     for args in [
         &["serve"][..],
         &["serve", "--db", "x.db", "--listen", "127.0.0.1:0"][..],
-        &["serve", "--help"][..],
     ] {
         assert_needs_feature(args, "http");
+    }
+}
+
+/// `serve --help` in a build without `http` exited 2 with the refusal: help is help, exit 0,
+/// and it says which cargo feature the command needs.
+#[cfg(not(feature = "http"))]
+#[test]
+fn serve_help_without_the_http_feature_is_help_naming_the_feature() {
+    for args in [&["serve", "--help"][..], &["serve", "-h"][..]] {
+        let out = run(args);
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stdout}");
+        assert!(stdout.contains("whale-security serve"), "{stdout}");
+        assert!(stdout.contains("cargo feature"), "{stdout}");
+        assert!(stdout.contains("`http`"), "{stdout}");
+        assert!(out.stderr.is_empty(), "{args:?}");
     }
 }
 

@@ -23,6 +23,8 @@ mod cli_keys;
 #[cfg(feature = "cli")]
 mod cli_password;
 #[cfg(feature = "cli")]
+mod cli_polish;
+#[cfg(feature = "cli")]
 mod cli_rotation;
 #[cfg(all(feature = "cli", feature = "http", feature = "sqlite", unix))]
 mod cli_serve;

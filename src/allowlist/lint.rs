@@ -149,10 +149,20 @@ impl fmt::Display for LintWarning {
                 cidr,
                 range,
                 what,
-            } => write!(
-                f,
-                "entry `{entry}` ({cidr}) is in {what} range {range}, which API clients on the Internet never have"
-            ),
+            } => {
+                write!(
+                    f,
+                    "entry `{entry}` ({cidr}) is in the {what} range {range}, which API clients on \
+                     the Internet never have"
+                )?;
+                if embeds_ipv4(*range) {
+                    f.write_str(
+                        "; an IPv4 client matches only entries written as IPv4 or as \
+                         `::ffff:a.b.c.d`",
+                    )?;
+                }
+                Ok(())
+            }
             Self::Expired {
                 entry,
                 cidr,
@@ -344,7 +354,17 @@ fn special_purpose(cidr: Cidr) -> Option<(Cidr, &'static str)> {
     })
 }
 
-/// IANA special-purpose ranges (RFC 6890 and successors) that no Internet client has.
+/// Whether `range` is one of the [`SPECIAL_PURPOSE`] ranges that embed IPv4 addresses in a form
+/// other than `::ffff:a.b.c.d` (or, for `::/8`, hold that form among others), so an entry in it
+/// written for an IPv4 client never matches that client.
+fn embeds_ipv4(range: Cidr) -> bool {
+    EMBEDDED_IPV4
+        .iter()
+        .any(|text| text.parse::<Cidr>().is_ok_and(|r| r == range))
+}
+
+/// IANA special-purpose ranges (RFC 6890 and successors) that no Internet client has, each with
+/// its name as the warning says it: "is in the NAME range CIDR".
 const SPECIAL_PURPOSE: &[(&str, &str)] = &[
     ("0.0.0.0/8", "\"this network\" (RFC 791)"),
     ("10.0.0.0/8", "private-use (RFC 1918)"),
@@ -361,28 +381,20 @@ const SPECIAL_PURPOSE: &[(&str, &str)] = &[
     ("240.0.0.0/4", "reserved (RFC 1112)"),
     ("::/128", "unspecified (RFC 4291)"),
     ("::1/128", "loopback (RFC 4291)"),
-    // Embedded-IPv4 forms: only `::ffff:a.b.c.d` is matched as IPv4, so an entry written in
-    // one of these forms never matches the IPv4 client it names.
-    (
-        "::/96",
-        "IPv4-compatible, deprecated (RFC 4291); not matched as IPv4",
-    ),
-    (
-        "64:ff9b::/96",
-        "NAT64 well-known prefix (RFC 6052); not matched as IPv4",
-    ),
-    (
-        "64:ff9b:1::/48",
-        "local-use NAT64 (RFC 8215); not matched as IPv4",
-    ),
-    (
-        "::/8",
-        "reserved by the IETF (RFC 4291); IPv4-mapped clients are matched as IPv4 only",
-    ),
+    // Embedded-IPv4 forms ([`EMBEDDED_IPV4`]): only `::ffff:a.b.c.d` is matched as IPv4, so an
+    // entry written in one of these forms never matches the IPv4 client it names.
+    ("::/96", "IPv4-compatible (RFC 4291, deprecated)"),
+    ("64:ff9b::/96", "NAT64 well-known (RFC 6052)"),
+    ("64:ff9b:1::/48", "local-use NAT64 (RFC 8215)"),
+    ("::/8", "IETF-reserved (RFC 4291)"),
     ("fc00::/7", "unique-local (RFC 4193)"),
     ("fe80::/10", "link-local (RFC 4291)"),
     ("2001:db8::/32", "documentation (RFC 3849)"),
 ];
+
+/// The [`SPECIAL_PURPOSE`] ranges whose warning adds that IPv4 clients are matched only as IPv4
+/// or `::ffff:a.b.c.d`.
+const EMBEDDED_IPV4: &[&str] = &["::/96", "64:ff9b::/96", "64:ff9b:1::/48", "::/8"];
 
 #[cfg(test)]
 mod tests {
@@ -492,6 +504,13 @@ mod tests {
     fn every_special_purpose_range_parses() {
         for (text, _) in SPECIAL_PURPOSE {
             assert!(text.parse::<Cidr>().is_ok(), "{text}");
+        }
+    }
+
+    #[test]
+    fn every_embedded_ipv4_range_is_a_special_purpose_range() {
+        for text in EMBEDDED_IPV4 {
+            assert!(SPECIAL_PURPOSE.iter().any(|(t, _)| t == text), "{text}");
         }
     }
 

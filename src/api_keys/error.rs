@@ -92,7 +92,8 @@ pub enum ApiKeyError {
     },
     /// A rotation request asks for a compromised-key rotation and a grace period at once.
     #[error(
-        "a rotation for a compromised key has no grace period, but {grace_hours} hours were asked for"
+        "a rotation for a compromised key has no grace period, but a grace of {} was asked for",
+        crate::quote::count(*grace_hours, "hour")
     )]
     GraceForCompromisedKey {
         /// The grace period in the request.

@@ -54,8 +54,10 @@ pub enum SettingsError {
     /// The key rotation grace period is not shorter than the rotation interval, so old keys
     /// would never expire before the next rotation.
     #[error(
-        "{}a grace period of {grace_hours} hours must be shorter than the rotation interval of {interval_days} days",
-        at(path)
+        "{}a grace period of {} must be shorter than the rotation interval of {}",
+        at(path),
+        crate::quote::count(*grace_hours, "hour"),
+        crate::quote::count(*interval_days, "day")
     )]
     GraceNotShorterThanInterval {
         /// The field's path.
@@ -139,7 +141,7 @@ impl SettingsError {
         prefix: &str,
         e: &serde_path_to_error::Error<serde_json::Error>,
     ) -> Self {
-        let inner = e.inner().to_string();
+        let inner = plain_serde_message(&e.inner().to_string());
         let inner = match inner.rfind(" at line ") {
             Some(cut) => inner.get(..cut).unwrap_or(&inner).to_owned(),
             None => inner,
@@ -178,6 +180,66 @@ impl SettingsError {
             message: inner,
         }
     }
+}
+
+/// A serde message with the Rust type it expected put in words, for people who write JSON and
+/// not Rust: `invalid type: string "480", expected i64` becomes `invalid type: string "480",
+/// expected an integer`, `expected u8` becomes `expected an integer from 0 to 255`, and
+/// `expected struct Member` becomes `expected a JSON object`. Any other message is returned as
+/// it was.
+///
+/// Every settings error already passes through it; call it on the message of your own serde
+/// errors (the command line does, for members and sessions files).
+///
+/// # Examples
+///
+/// ```
+/// use whale_security::settings::plain_serde_message;
+///
+/// assert_eq!(
+///     plain_serde_message(r#"invalid type: string "480", expected i64"#),
+///     r#"invalid type: string "480", expected an integer"#,
+/// );
+/// assert_eq!(
+///     plain_serde_message("invalid value: integer `-5`, expected u32"),
+///     "invalid value: integer `-5`, expected an integer from 0 to 4294967295",
+/// );
+/// assert_eq!(
+///     plain_serde_message("invalid type: integer `5`, expected struct Member at line 1 column 2"),
+///     "invalid type: integer `5`, expected a JSON object at line 1 column 2",
+/// );
+/// assert_eq!(plain_serde_message("missing field `email`"), "missing field `email`");
+/// ```
+#[must_use]
+pub fn plain_serde_message(message: &str) -> String {
+    let Some(at) = message.rfind("expected ") else {
+        return message.to_owned();
+    };
+    let (head, tail) = message.split_at(at.saturating_add("expected ".len()));
+    // serde_json may append " at line L column C" after the expectation.
+    let (expected, rest) = match tail.find(" at line ") {
+        Some(cut) => tail.split_at(cut),
+        None => (tail, ""),
+    };
+    let words = match expected {
+        "i8" => "an integer from -128 to 127",
+        "i16" => "an integer from -32768 to 32767",
+        "i32" => "an integer from -2147483648 to 2147483647",
+        "i64" | "i128" | "isize" => "an integer",
+        "u8" => "an integer from 0 to 255",
+        "u16" => "an integer from 0 to 65535",
+        "u32" => "an integer from 0 to 4294967295",
+        "u64" | "u128" | "usize" => "an integer from 0 up",
+        "f32" | "f64" => "a number",
+        "char" => "a single character",
+        "a map" => "a JSON object",
+        _ if expected.starts_with("struct ") => "a JSON object",
+        _ if expected.starts_with("tuple struct ") => "a value of another type",
+        _ if expected.starts_with("enum ") => "one of the names allowed here",
+        _ if expected.starts_with("a sequence") => "a JSON array",
+        _ => return message.to_owned(),
+    };
+    format!("{head}{words}{rest}")
 }
 
 /// The prefix naming the field an error is about: `path: `, or nothing for the whole document

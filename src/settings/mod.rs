@@ -31,7 +31,7 @@ use crate::session::{MaxSessions, SessionPolicy, TimeoutMinutes};
 use crate::set::NonEmptySet;
 use crate::two_factor::{Method, TwoFactorPolicy};
 
-pub use self::error::{SettingsError, SettingsErrors};
+pub use self::error::{SettingsError, SettingsErrors, plain_serde_message};
 pub use self::update::{
     AllowlistUpdate, Applied, NewEntry, PasswordPolicyUpdate, RotationPolicyUpdate,
     SessionPolicyUpdate, SettingsUpdate, TwoFactorUpdate, add_entry, apply, record_rotation,

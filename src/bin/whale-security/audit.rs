@@ -4,10 +4,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use whale_security::id::StoreId;
-use whale_security::quote::shorten;
 use whale_security::store::{AuditEntry, AuditQuery, PageLimit, SettingsStore};
 
-use crate::db;
+use crate::{common, db};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -40,14 +39,7 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
     let service = db::open(&args.db)?;
     let time = |flag: &str, text: &Option<String>| {
         text.as_deref()
-            .map(|t| {
-                whale_security::time::parse(t).map_err(|e| {
-                    format!(
-                        "--{flag} `{}` is not an RFC 3339 timestamp: {e}",
-                        shorten(t)
-                    )
-                })
-            })
+            .map(|t| common::instant(&format!("--{flag}"), t))
             .transpose()
     };
     let since = time("since", &args.since)?;

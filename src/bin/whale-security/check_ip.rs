@@ -9,12 +9,12 @@ use std::process::ExitCode;
 
 use serde_json::json;
 use whale_security::allowlist::{
-    ClientIp, ClientSource, CompiledAllowlist, ForwardedHeader, IpAllowlist, IpDecision,
-    NotEnforcedReason, Surface, TrustedProxies, explain, parse_cidr, parse_ip, resolve_client_ip,
+    ClientIp, ClientSource, CompiledAllowlist, IpAllowlist, IpDecision, NotEnforcedReason, Surface,
+    TrustedProxies, explain, parse_cidr, parse_ip, resolve_client_ip,
 };
-use whale_security::quote::escape;
+use whale_security::quote::shorten;
 
-use crate::common;
+use crate::common::{self, HeaderArg, SurfaceArg};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -22,8 +22,8 @@ pub struct Args {
     #[arg(long)]
     settings: PathBuf,
     /// The surface the requests arrive on.
-    #[arg(long, default_value = "api")]
-    surface: Surface,
+    #[arg(long, value_enum, ignore_case = true, default_value = "api")]
+    surface: SurfaceArg,
     /// One JSON object per address instead of text.
     #[arg(long)]
     json: bool,
@@ -35,30 +35,39 @@ pub struct Args {
     now: Option<String>,
     /// Decide one request whose socket peer is this address; its client address is resolved
     /// from the forwarded header when the peer is a trusted proxy.
-    /// Client addresses cannot be given with it. (Not a clap `conflicts_with`: clap drops the
-    /// `requires = "peer"` of the proxy flags below when `peer` conflicts with a given
-    /// argument, so `--header H 1.2.3.4` would pass silently.)
+    /// Client addresses cannot be given with it.
+    // Refused in `run`, not with clap's `conflicts_with`: clap drops the `requires = "peer"` of
+    // the proxy flags below when `peer` conflicts with a given argument, so `--header H
+    // 1.2.3.4` would pass silently.
     #[arg(long)]
     peer: Option<String>,
     /// A trusted proxy network (repeatable).
     #[arg(long = "trusted-proxy", requires = "peer")]
     trusted_proxies: Vec<String>,
-    /// The header the trusted proxies write.
-    #[arg(long, value_enum, default_value = "x-forwarded-for", requires = "peer")]
+    /// The header the trusted proxies write (its name in any case).
+    #[arg(
+        long,
+        value_enum,
+        ignore_case = true,
+        default_value = "x-forwarded-for",
+        requires = "peer"
+    )]
     forwarded_header: HeaderArg,
     /// One value of that header as received (repeatable, in order).
     #[arg(long = "header", requires = "peer")]
     header_values: Vec<String>,
-    /// Client addresses; read from standard input, one per line (blank lines and `#` comments
-    /// skipped), when none are given. At least one is needed.
+    /// Client addresses; read from standard input, one per line, when none are given. At least
+    /// one is needed. On standard input, blank lines are skipped and `#` starts a comment at the
+    /// start of a line or after a space or tab (`203.0.113.9  # office`). A malformed address is
+    /// answered with an `error` line in its place (exit 1), as an argument or as a line.
     #[arg(required = false)]
     ips: Vec<String>,
 }
 
-#[derive(Clone, Copy, clap::ValueEnum)]
-enum HeaderArg {
-    XForwardedFor,
-    Forwarded,
+impl Args {
+    fn surface(&self) -> Surface {
+        self.surface.into()
+    }
 }
 
 pub fn run(args: &Args) -> Result<ExitCode, String> {
@@ -89,14 +98,15 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
             Err(e) => {
                 all_allowed = false;
                 if args.json {
-                    json!({"ip": text, "error": e}).to_string()
+                    json!({"ip": cut(text), "error": e}).to_string()
                 } else {
-                    // The line as written, escaped: a tab in it must not add a column.
-                    format!("{}\terror\t{e}", escape(text))
+                    // The line as written, escaped (a tab in it must not add a column) and cut
+                    // as the message cuts it.
+                    format!("{}\terror\t{e}", shorten(text))
                 }
             }
             Ok(ip) => {
-                let decision = list.check_ip(ip, args.surface, now);
+                let decision = list.check_ip(ip, args.surface(), now);
                 all_allowed &= decision.permits();
                 let mut line = render(text, &decision, args.json);
                 if args.explain {
@@ -128,10 +138,11 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
             if number == 1 {
                 line = line.strip_prefix(common::BOM.as_bytes()).unwrap_or(line);
             }
+            // A comment is skipped whatever its encoding.
+            line = line.get(..common::comment_start(line)).unwrap_or(line);
             let lossy = String::from_utf8_lossy(line);
             let text = lossy.trim();
-            // A comment is skipped whatever its encoding.
-            if text.is_empty() || text.starts_with('#') {
+            if text.is_empty() {
                 continue;
             }
             let unreadable = std::str::from_utf8(line)
@@ -167,11 +178,7 @@ fn run_request(
     for text in &args.trusted_proxies {
         networks.push(parse_cidr(text).map_err(|e| format!("--trusted-proxy: {e}"))?);
     }
-    let header = match args.forwarded_header {
-        HeaderArg::XForwardedFor => ForwardedHeader::XForwardedFor,
-        HeaderArg::Forwarded => ForwardedHeader::Forwarded,
-    };
-    let proxies = TrustedProxies::new(networks, header);
+    let proxies = TrustedProxies::new(networks, args.forwarded_header.into());
     let values: Vec<&str> = args.header_values.iter().map(String::as_str).collect();
     let client = match resolve_client_ip(peer, &values, &proxies) {
         Ok(client) => client,
@@ -188,7 +195,7 @@ fn run_request(
         }
     };
     let how = resolution(&client, peer);
-    let decision = list.check_ip(client.addr, args.surface, now);
+    let decision = list.check_ip(client.addr, args.surface(), now);
     let text = client.addr.to_string();
     let mut line = render(&text, &decision, args.json);
     if args.json {
@@ -233,7 +240,7 @@ fn with_explanation(
     args: &Args,
     now: chrono::DateTime<chrono::Utc>,
 ) -> String {
-    let why = explain(source, ip, args.surface, now).to_string();
+    let why = explain(source, ip, args.surface(), now).to_string();
     if args.json {
         return with_fields(&line, [("explanation", json!(why))]);
     }
@@ -249,6 +256,15 @@ fn with_fields<const N: usize>(line: &str, fields: [(&str, serde_json::Value); N
         map.insert(k.to_owned(), v);
     }
     serde_json::Value::Object(map).to_string()
+}
+
+/// `text` cut to its first 100 characters (with `…` when cut), not escaped: for JSON, which
+/// escapes control characters itself.
+fn cut(text: &str) -> String {
+    match text.char_indices().nth(100) {
+        Some((end, _)) => format!("{}…", text.get(..end).unwrap_or_default()),
+        None => text.to_owned(),
+    }
 }
 
 fn exit(positive: bool) -> ExitCode {

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
 use whale_security::SecuritySettings;
+use whale_security::allowlist::{ForwardedHeader, Surface};
 use whale_security::quote::shorten;
 use whale_security::settings::SettingsError;
 #[cfg(feature = "sqlite")]
@@ -87,13 +88,74 @@ pub const BOM: &str = "\u{feff}";
 /// Parses `--now`, or takes the system clock when it is absent.
 pub fn now(arg: Option<&str>) -> Result<DateTime<Utc>, String> {
     match arg {
-        Some(text) => whale_security::time::parse(text).map_err(|e| {
-            format!(
-                "--now `{}` is not an RFC 3339 timestamp: {e}",
-                shorten(text)
-            )
-        }),
+        Some(text) => instant("--now", text),
         None => Ok(Utc::now()),
+    }
+}
+
+/// Parses the value of the option `flag` as an RFC 3339 instant; the error names the option, the
+/// value and the format expected, with an example, since chrono's own words ("premature end of
+/// input") do not say that a date alone or a time without an offset is refused.
+pub fn instant(flag: &str, text: &str) -> Result<DateTime<Utc>, String> {
+    whale_security::time::parse(text).map_err(|e| {
+        format!(
+            "{flag} `{}` is not an RFC 3339 timestamp ({e}): give a date, a time and an offset, \
+             such as 2026-03-10T12:00:00Z or 2026-03-10T13:00:00+01:00",
+            shorten(text)
+        )
+    })
+}
+
+/// Where the comment of a line in a plain list (`check-ip`'s addresses, `lint-allowlist`'s
+/// networks) starts: at a `#` that begins the line or follows a space or tab; the line's length
+/// when it has none. A `#` inside a word is not a comment, so `203.0.113.9#office` is refused
+/// as written rather than read as `203.0.113.9`. Bytes, so a comment is found (and skipped)
+/// whatever its encoding.
+pub fn comment_start(line: &[u8]) -> usize {
+    let mut after_blank = true;
+    for (i, &b) in line.iter().enumerate() {
+        if b == b'#' && after_blank {
+            return i;
+        }
+        after_blank = b == b' ' || b == b'\t';
+    }
+    line.len()
+}
+
+/// A surface, as an option value: `api` or `dashboard`, in any case.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum SurfaceArg {
+    /// Requests to the API.
+    Api,
+    /// Requests to the dashboard.
+    Dashboard,
+}
+
+impl From<SurfaceArg> for Surface {
+    fn from(arg: SurfaceArg) -> Self {
+        match arg {
+            SurfaceArg::Api => Self::Api,
+            SurfaceArg::Dashboard => Self::Dashboard,
+        }
+    }
+}
+
+/// The forwarding header trusted proxies write, as an option value: its name in any case
+/// (`X-Forwarded-For`, `x-forwarded-for`, `Forwarded`).
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum HeaderArg {
+    /// `X-Forwarded-For`.
+    XForwardedFor,
+    /// `Forwarded` (RFC 7239).
+    Forwarded,
+}
+
+impl From<HeaderArg> for ForwardedHeader {
+    fn from(arg: HeaderArg) -> Self {
+        match arg {
+            HeaderArg::XForwardedFor => Self::XForwardedFor,
+            HeaderArg::Forwarded => Self::Forwarded,
+        }
     }
 }
 

@@ -4,12 +4,31 @@ use std::path::Path;
 
 use whale_security::SecuritySettings;
 use whale_security::id::StoreId;
+use whale_security::quote::shorten;
 use whale_security::service::SecurityService;
 use whale_security::store::{SettingsStore, SqliteStore, Versioned};
 
-/// Opens an existing database; a missing file is an error, never a new empty database.
+/// Opens an existing database; a missing file is an error, never a new empty database. That
+/// error names the path looked at (made absolute when it was relative) and the command that
+/// creates a database.
 pub fn open(path: &Path) -> Result<SecurityService<SqliteStore>, String> {
-    let store = SqliteStore::open_existing(path).map_err(|e| e.to_string())?;
+    let store = SqliteStore::open_existing(path).map_err(|e| {
+        if path.try_exists().is_ok_and(|exists| !exists) {
+            let given = shorten(&path.display().to_string());
+            let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+            let absolute = shorten(&absolute.display().to_string());
+            let looked_at = if absolute == given {
+                format!("`{given}`")
+            } else {
+                format!("`{given}` (`{absolute}`)")
+            };
+            return format!(
+                "no database at {looked_at}; check the --db path, or create the database with \
+                 `whale-security settings import --db {given} SETTINGS.json`"
+            );
+        }
+        e.to_string()
+    })?;
     Ok(SecurityService::with_recent_clients(store, 0))
 }
 

@@ -6,7 +6,6 @@ use std::process::ExitCode;
 use serde_json::json;
 use whale_security::api_keys::{ApiKeyError, Environment, RotateKeysRequest, RotationGraceHours};
 use whale_security::id::UserId;
-use whale_security::quote::shorten;
 use whale_security::service::{ChangeRequest, ServiceError};
 
 use crate::{common, db};
@@ -21,9 +20,9 @@ pub enum Args {
         /// The store; may be left out when the database holds one store.
         #[arg(long)]
         store: Option<String>,
-        /// `live` or `test`.
-        #[arg(long, default_value = "live")]
-        env: String,
+        /// The key's environment, in any case.
+        #[arg(long, value_enum, ignore_case = true, default_value = "live")]
+        env: EnvArg,
         /// Who is recorded in the audit log.
         #[arg(long, default_value = "user_cli")]
         actor: String,
@@ -64,15 +63,9 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
             actor,
             now,
         } => {
-            let environment = match env.as_str() {
-                "live" => Environment::Live,
-                "test" => Environment::Test,
-                other => {
-                    return Err(format!(
-                        "--env `{}`: expected `live` or `test`",
-                        shorten(other)
-                    ));
-                }
+            let environment = match env {
+                EnvArg::Live => Environment::Live,
+                EnvArg::Test => Environment::Test,
             };
             let request = request(actor, now.as_deref())?;
             let service = db::open(db)?;
@@ -131,6 +124,15 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// A key's environment, as an option value.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum EnvArg {
+    /// `wk_live_` keys.
+    Live,
+    /// `wk_test_` keys.
+    Test,
 }
 
 fn request(actor: &str, now: Option<&str>) -> Result<ChangeRequest, String> {

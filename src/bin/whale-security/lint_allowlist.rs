@@ -12,8 +12,9 @@ use crate::common;
 #[derive(clap::Args)]
 pub struct Args {
     /// A settings file (JSON), an allowlist object alone (JSON with `entries`, as `GET
-    /// .../ip-allowlist` answers), or a plain list of CIDRs, one per line (`#` comments), taken
-    /// as an enabled list on both surfaces.
+    /// .../ip-allowlist` answers), or a plain list of CIDRs, one per line, taken as an enabled
+    /// list on both surfaces; blank lines are skipped and `#` starts a comment at the start of
+    /// a line or after a space or tab (`203.0.113.0/24  # office`).
     file: PathBuf,
     /// The instant to review at, for expired entries (RFC 3339); the system clock when absent.
     #[arg(long)]
@@ -88,8 +89,11 @@ fn plain_list(text: &str, now: chrono::DateTime<chrono::Utc>) -> Result<IpAllowl
     let mut entries = Vec::new();
     let mut errors = Vec::new();
     for (i, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
+        let line = line
+            .get(..common::comment_start(line.as_bytes()))
+            .unwrap_or(line)
+            .trim();
+        if line.is_empty() {
             continue;
         }
         let n = i + 1;

@@ -1,13 +1,18 @@
 //! `whale-security`: the policy engine's decisions from the command line.
 //!
 //! Exit status: 0 when the command ran and every answer is positive (valid, allowed); 1 when
-//! the command ran and some answer is negative or some input line could not be read, which
-//! includes a document the command judges or is asked to store (`validate`, `settings
-//! import|update`, `preview`, `members import`, `lint-allowlist`) being refused: every error is
-//! printed with its field path, as `error: PATH: MESSAGE` on standard error; 2 when the command
-//! could not run (unreadable files, invalid settings given with `--settings`, missing input, bad
-//! arguments, a version conflict), with one `whale-security: MESSAGE` line on standard error.
-//! Results (documents, decisions, lint warnings, reports) go to standard output.
+//! the command ran and some answer is negative or some address or input line could not be read
+//! (a malformed `check-ip` address is an answer, as an argument or a line), which includes a
+//! document the command judges or is asked to store (`validate`, `settings import|update`,
+//! `preview`, `members import`, `lint-allowlist`) being refused: every error is printed with its
+//! field path, as `error: PATH: MESSAGE` on standard error; 2 when the command could not run.
+//! Errors clap finds in the options are clap's several lines starting `error:`; any other error
+//! that stops a command (unreadable files, invalid settings given with `--settings`, a malformed
+//! option value, missing input, a version conflict) starts with a `whale-security: MESSAGE` line
+//! on standard error, which an invalid settings file follows with one indented line per error.
+//! `keys rotate` with no active key also prints a `whale-security:` line, with exit 1: nothing
+//! was rotated, a negative answer. Results (documents, decisions, lint warnings, reports) go to
+//! standard output.
 
 /// Writes one line to standard output, like `println!`, without panicking on a closed pipe: a
 /// reader that stops early (`| head -1`) ends the output quietly, and any other write failure
@@ -100,7 +105,8 @@ enum Command {
     /// Import a store's team members (needs the cargo feature `sqlite`; not in this build).
     #[cfg(not(feature = "sqlite"))]
     Members(NotBuilt),
-    /// Report which members comply with the 2FA policy, with each member's status.
+    /// Report which members comply with the 2FA policy, with each member's status (exit 1 when
+    /// a member is pending or blocked; members are `not_enforced` while 2FA is not required).
     Report(report::Args),
     /// TOTP operations for operators.
     Totp(totp::Args),
@@ -122,6 +128,26 @@ enum Command {
 struct NotBuilt {
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
     args: Vec<std::ffi::OsString>,
+}
+
+#[cfg(not(all(feature = "http", feature = "sqlite")))]
+impl NotBuilt {
+    /// The refusal `message` of the subcommand `name` (exit 2), or, when its arguments ask for
+    /// help (`--help`, `-h`), the subcommand's help followed by the message (exit 0): asking
+    /// what a command is for is not running it.
+    fn refuse(&self, name: &str, message: String) -> Result<ExitCode, String> {
+        let wants_help = self.args.iter().any(|a| a == "--help" || a == "-h");
+        if !wants_help {
+            return Err(message);
+        }
+        let mut cli = <Cli as clap::CommandFactory>::command();
+        cli.build();
+        if let Some(command) = cli.find_subcommand_mut(name) {
+            outln!("{}", command.render_help());
+        }
+        outln!("{message}");
+        Ok(ExitCode::SUCCESS)
+    }
 }
 
 /// What the database commands need, in a build that leaves it out.
@@ -147,28 +173,31 @@ fn main() -> ExitCode {
         #[cfg(feature = "sqlite")]
         Command::Members(args) => members::run(&args),
         #[cfg(not(feature = "sqlite"))]
-        Command::Settings(_) => Err(common::not_built("`settings`", SQLITE)),
+        Command::Settings(args) => args.refuse("settings", common::not_built("`settings`", SQLITE)),
         #[cfg(not(feature = "sqlite"))]
-        Command::Audit(_) => Err(common::not_built("`audit`", SQLITE)),
+        Command::Audit(args) => args.refuse("audit", common::not_built("`audit`", SQLITE)),
         #[cfg(not(feature = "sqlite"))]
-        Command::Preview(_) => Err(common::not_built("`preview`", SQLITE)),
+        Command::Preview(args) => args.refuse("preview", common::not_built("`preview`", SQLITE)),
         #[cfg(not(feature = "sqlite"))]
-        Command::Keys(_) => Err(common::not_built("`keys`", SQLITE)),
+        Command::Keys(args) => args.refuse("keys", common::not_built("`keys`", SQLITE)),
         #[cfg(not(feature = "sqlite"))]
-        Command::Members(_) => Err(common::not_built("`members`", SQLITE)),
+        Command::Members(args) => args.refuse("members", common::not_built("`members`", SQLITE)),
         Command::Report(args) => report::run(&args),
         Command::Totp(args) => totp::run(&args),
         Command::LintAllowlist(args) => lint_allowlist::run(&args),
         #[cfg(all(feature = "http", feature = "sqlite"))]
         Command::Serve(args) => serve::run(&args),
         #[cfg(not(all(feature = "http", feature = "sqlite")))]
-        Command::Serve(_) => Err(common::not_built(
-            "`serve`",
-            &[
-                ("http", cfg!(feature = "http")),
-                ("sqlite", cfg!(feature = "sqlite")),
-            ],
-        )),
+        Command::Serve(args) => args.refuse(
+            "serve",
+            common::not_built(
+                "`serve`",
+                &[
+                    ("http", cfg!(feature = "http")),
+                    ("sqlite", cfg!(feature = "sqlite")),
+                ],
+            ),
+        ),
     };
     match result {
         Ok(code) => code,

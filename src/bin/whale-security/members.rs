@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use whale_security::id::UserId;
 use whale_security::quote::{escape, shorten};
 use whale_security::service::ChangeRequest;
+use whale_security::settings::plain_serde_message;
 use whale_security::two_factor::Member;
 
 use crate::{common, db};
@@ -52,7 +53,10 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
             } else {
                 format!("{}: ", shorten(&path))
             };
-            eprintln!("error: {at}{}", escape(&e.inner().to_string()));
+            eprintln!(
+                "error: {at}{}",
+                escape(&plain_serde_message(&e.inner().to_string()))
+            );
             return Ok(ExitCode::from(1));
         }
     };

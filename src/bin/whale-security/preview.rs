@@ -5,14 +5,15 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use serde_json::{Value, json};
-use whale_security::allowlist::{Surface, parse_ip};
+use whale_security::allowlist::parse_ip;
 use whale_security::id::UserId;
 use whale_security::service::{ChangeRequest, Client, Preview, ServiceError};
 use whale_security::session::EndReason;
 use whale_security::time;
 use whale_security::two_factor::MemberStatus;
 
-use crate::{common, db};
+use crate::common::{self, SurfaceArg};
+use crate::db;
 
 /// Everything `SecurityService::preview` reports: the field changes, the tested clients the new
 /// allowlist would deny, the members whose 2FA status would worsen, the live sessions that would
@@ -50,8 +51,8 @@ pub struct Args {
     #[arg(long = "ip")]
     ips: Vec<String>,
     /// The surface the tested clients (and --from) arrive on.
-    #[arg(long, default_value = "api")]
-    surface: Surface,
+    #[arg(long, value_enum, ignore_case = true, default_value = "api")]
+    surface: SurfaceArg,
     /// The instant to decide at (RFC 3339); the system clock when absent.
     #[arg(long)]
     now: Option<String>,
@@ -71,7 +72,7 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
         parse_ip(text)
             .map(|ip| Client {
                 ip,
-                surface: args.surface,
+                surface: args.surface.into(),
             })
             .map_err(|e| format!("--{flag}: {e}"))
     };

@@ -11,14 +11,14 @@ use std::time::Duration;
 use whale_security::SecuritySettings;
 use whale_security::allowlist::parse_cidr;
 use whale_security::api_keys::Environment;
-use whale_security::http::{
-    Api, ApiConfig, ForwardedHeader, TrustedProxies, router, serve, shutdown_signal,
-};
+use whale_security::http::{Api, ApiConfig, TrustedProxies, router, serve, shutdown_signal};
 use whale_security::id::{StoreId, UserId};
 use whale_security::service::{ChangeRequest, SecurityService};
 #[cfg(feature = "postgres")]
 use whale_security::store::{ChangeListener, ListenerOptions, PostgresStore};
 use whale_security::store::{SqliteStore, Store};
+
+use crate::common::HeaderArg;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -46,9 +46,14 @@ pub struct Args {
     /// A proxy network whose forwarding header is believed (repeatable); none by default.
     #[arg(long = "trusted-proxy", value_name = "CIDR")]
     trusted_proxies: Vec<String>,
-    /// The header the trusted proxies write.
-    #[arg(long, value_enum, default_value = "x-forwarded-for")]
-    forwarded_header: Header,
+    /// The header the trusted proxies write (its name in any case).
+    #[arg(
+        long,
+        value_enum,
+        ignore_case = true,
+        default_value = "x-forwarded-for"
+    )]
+    forwarded_header: HeaderArg,
     /// The largest request body accepted, in bytes.
     #[arg(long, default_value_t = ApiConfig::DEFAULT_BODY_LIMIT)]
     body_limit: usize,
@@ -57,14 +62,6 @@ pub struct Args {
     /// effect; 0 turns it off. Changes made through this server take effect at once anyway.
     #[arg(long, default_value_t = 2)]
     refresh_seconds: u64,
-}
-
-#[derive(Clone, Copy, clap::ValueEnum)]
-enum Header {
-    /// `X-Forwarded-For`.
-    XForwardedFor,
-    /// `Forwarded` (RFC 7239).
-    Forwarded,
 }
 
 pub fn run(args: &Args) -> Result<ExitCode, String> {
@@ -137,10 +134,7 @@ fn serve_with<S: Store + 'static>(
         .iter()
         .map(|text| parse_cidr(text).map_err(|e| format!("--trusted-proxy: {e}")))
         .collect::<Result<Vec<_>, _>>()?;
-    let header = match args.forwarded_header {
-        Header::XForwardedFor => ForwardedHeader::XForwardedFor,
-        Header::Forwarded => ForwardedHeader::Forwarded,
-    };
+    let header = args.forwarded_header.into();
     let stores = bootstrap(&service, args.store.as_deref())?;
     for store_id in &stores {
         // Fill the allowlist cache now, so no request waits for the database to fill it.

@@ -12,6 +12,7 @@ use whale_security::session::{
     Aal, Admission, ProceedReason, ReauthDecision, ReauthReason, SensitiveAction, Session,
     SessionStatus, admit_session, advisories, reauth_required, session_expired,
 };
+use whale_security::settings::plain_serde_message;
 use whale_security::time;
 
 use crate::common;
@@ -50,7 +51,7 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
             "{} is not a valid sessions file: at `{}`: {}",
             args.sessions.display(),
             shorten(&e.path().to_string()),
-            escape(&e.inner().to_string())
+            escape(&plain_serde_message(&e.inner().to_string()))
         )
     })?;
     let mut positive = true;

@@ -9,7 +9,8 @@ use std::process::ExitCode;
 
 use serde_json::{Value, json};
 use whale_security::password::{
-    HashLimits, MAX_INPUT_BYTES, PasswordContext, PasswordDecision, PasswordHash, validate_password,
+    HashLimits, MAX_INPUT_BYTES, PasswordContext, PasswordDecision, PasswordHash, Violation,
+    validate_password,
 };
 
 use crate::common;
@@ -37,7 +38,7 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
         Some(path) => read_history(path)?,
         None => Vec::new(),
     };
-    let password = read_password()?;
+    let (password, cut) = read_password()?;
     if password.is_empty() {
         // An empty read is a missing input (a forgotten pipe), not a password to judge.
         return Err("no password on standard input".into());
@@ -46,7 +47,7 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
         .with_words(args.context.iter().map(String::as_str))
         .with_history(&history);
     let decision = validate_password(settings.password_policy(), &password, &context);
-    print(&decision, args.json)?;
+    print(&decision, args.json, cut)?;
     Ok(if decision.permits() {
         ExitCode::SUCCESS
     } else {
@@ -81,8 +82,8 @@ fn read_history(path: &Path) -> Result<Vec<String>, String> {
 
 /// Standard input, less a leading byte-order mark ([`common::BOM`]) and one trailing line
 /// break, read up to just over the size limit so a huge input is neither held in memory nor
-/// accepted.
-fn read_password() -> Result<zeroize::Zeroizing<String>, String> {
+/// accepted; and whether the read stopped there, leaving the input's size unknown.
+fn read_password() -> Result<(zeroize::Zeroizing<String>, bool), String> {
     // Past the limit by a byte-order mark, more than a line break and one whole character, so
     // an input cut here still measures over the limit once a cut character is dropped.
     const READ_LIMIT: usize = MAX_INPUT_BYTES + 8 + common::BOM.len();
@@ -127,10 +128,13 @@ fn read_password() -> Result<zeroize::Zeroizing<String>, String> {
             text.pop();
         }
     }
-    Ok(text)
+    Ok((text, cut))
 }
 
-fn print(decision: &PasswordDecision, as_json: bool) -> Result<(), String> {
+/// Prints the decision. In JSON, an input over the size limit is `"exceeds_max_bytes": true`,
+/// with `bytes` its size, or null when `cut`: the read stopped past the limit, so the size is
+/// unknown (the library measured only what was read).
+fn print(decision: &PasswordDecision, as_json: bool, cut: bool) -> Result<(), String> {
     if as_json {
         let violations: Vec<Value> = decision
             .violations()
@@ -140,6 +144,12 @@ fn print(decision: &PasswordDecision, as_json: bool) -> Result<(), String> {
                 if let Some(object) = value.as_object_mut() {
                     object.insert("code".into(), json!(v.code()));
                     object.insert("message".into(), json!(v.to_string()));
+                    if matches!(v, Violation::InputTooLarge { .. }) {
+                        object.insert("exceeds_max_bytes".into(), json!(true));
+                        if cut {
+                            object.insert("bytes".into(), Value::Null);
+                        }
+                    }
                 }
                 value
             })
