@@ -400,3 +400,28 @@ fn a_leading_byte_order_mark_is_skipped_by_every_reader() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["violations"][0]["code"], "min_length", "{v}");
 }
+
+/// A 10 MB line of stdin was held whole in memory and echoed back whole: a line is now read
+/// up to a bound, answered with an error saying so, and the lines after it are still read.
+#[test]
+fn check_ip_answers_an_overlong_line_without_holding_it_and_reads_on() {
+    let mut input = vec![b'1'; 10_000_000];
+    input.extend_from_slice(b"\n203.0.113.9\n");
+    let out = with_stdin(
+        &[
+            "check-ip",
+            "--settings",
+            "data/spec-settings.json",
+            "--now",
+            "2026-03-10T12:00:00Z",
+        ],
+        &input,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", text.len());
+    assert!(lines[0].len() < 1_000, "{}", lines[0].len());
+    assert!(lines[0].contains("line 1 is longer than"), "{}", lines[0]);
+    assert!(lines[1].starts_with("203.0.113.9\tallow"), "{}", lines[1]);
+}

@@ -2,7 +2,7 @@
 //! one request behind proxies: `--peer IP [--trusted-proxy CIDR]... [--forwarded-header H]
 //! [--header VALUE]...`.
 
-use std::io::BufRead;
+use std::io::{BufRead, Read};
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -125,15 +125,27 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
         let mut input = std::io::stdin().lock();
         let mut bytes = Vec::new();
         let mut number: usize = 0;
+        let failed = |e: std::io::Error| format!("cannot read standard input: {e}");
         loop {
             bytes.clear();
-            let read = input
+            let read = (&mut input)
+                .take(MAX_LINE as u64 + 1)
                 .read_until(b'\n', &mut bytes)
-                .map_err(|e| format!("cannot read standard input: {e}"))?;
+                .map_err(failed)?;
             if read == 0 {
                 break;
             }
             number = number.saturating_add(1);
+            if bytes.len() > MAX_LINE && !bytes.ends_with(b"\n") {
+                // No address is this long: answer the line without holding the rest of it.
+                skip_line(&mut input).map_err(failed)?;
+                let start = String::from_utf8_lossy(&bytes);
+                answer(
+                    start.trim(),
+                    Some(format!("line {number} is longer than {MAX_LINE} bytes")),
+                );
+                continue;
+            }
             let mut line = bytes.strip_suffix(b"\n").unwrap_or(&bytes);
             if number == 1 {
                 line = line.strip_prefix(common::BOM.as_bytes()).unwrap_or(line);
@@ -162,6 +174,29 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
         );
     }
     Ok(exit(all_allowed))
+}
+
+/// The longest line of standard input read as an address (with its comment).
+const MAX_LINE: usize = 4096;
+
+/// Reads past the end of the current line (or to the end of the input), keeping nothing.
+fn skip_line(input: &mut impl BufRead) -> std::io::Result<()> {
+    loop {
+        let buffer = input.fill_buf()?;
+        if buffer.is_empty() {
+            return Ok(());
+        }
+        match buffer.iter().position(|b| *b == b'\n') {
+            Some(end) => {
+                input.consume(end.saturating_add(1));
+                return Ok(());
+            }
+            None => {
+                let len = buffer.len();
+                input.consume(len);
+            }
+        }
+    }
 }
 
 /// One request behind proxies: resolve the client address, then decide it. A header that
