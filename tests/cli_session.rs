@@ -162,3 +162,45 @@ fn session_refuses_an_unknown_level_or_a_malformed_action() {
     ]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// A sessions file holding one id twice (even for two members), or a session active or
+/// authenticated before it was created, was read without a word: such records are corrupt,
+/// and the file is refused naming the record and field.
+#[test]
+fn session_refuses_repeated_ids_and_activity_before_sign_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sessions.json");
+    let cases = [
+        (
+            r#"[{"id": "s1", "user": "user_a", "created_at": "2026-03-10T10:00:00Z"},
+                {"id": "s1", "user": "user_b", "created_at": "2026-03-10T10:00:00Z"}]"#,
+            "[1].id",
+        ),
+        (
+            r#"[{"id": "s1", "user": "user_a", "created_at": "2026-03-10T10:00:00Z",
+                 "last_activity_at": "2026-03-10T09:00:00Z"}]"#,
+            "[0].last_activity_at",
+        ),
+        (
+            r#"[{"id": "s1", "user": "user_a", "created_at": "2026-03-10T10:00:00Z",
+                 "last_authenticated_at": "2026-03-10T09:59:59Z"}]"#,
+            "[0].last_authenticated_at",
+        ),
+    ];
+    for (text, field) in cases {
+        std::fs::write(&path, text).unwrap();
+        let out = run(&[
+            "session",
+            "--settings",
+            "data/spec-settings.json",
+            "--sessions",
+            path.to_str().unwrap(),
+            "--now",
+            "2026-03-10T12:00:00Z",
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{field}");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert!(err.contains(field), "{err}");
+        assert!(out.stdout.is_empty());
+    }
+}

@@ -54,6 +54,12 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
             escape(&plain_serde_message(&e.inner().to_string()))
         )
     })?;
+    if let Some(problem) = inconsistency(&sessions) {
+        return Err(format!(
+            "{} is not a valid sessions file: {problem}",
+            args.sessions.display()
+        ));
+    }
     let mut positive = true;
 
     let mut rows = Vec::with_capacity(sessions.len());
@@ -202,4 +208,31 @@ fn parse_action(text: &str) -> Result<SensitiveAction, String> {
         ));
     }
     name.parse::<SensitiveAction>().map_err(|e| e.to_string())
+}
+
+/// The first record that cannot be a real session, as `at `PATH`: PROBLEM`: an id used
+/// before (sessions are told apart by id, whoever they belong to), or activity or
+/// authentication recorded before sign-in.
+fn inconsistency(sessions: &[Session]) -> Option<String> {
+    let mut seen = std::collections::HashSet::new();
+    sessions.iter().enumerate().find_map(|(i, s)| {
+        if !seen.insert(&s.id) {
+            return Some(format!(
+                "at `[{i}].id`: session id `{}` is used by an earlier record",
+                escape(s.id.as_str())
+            ));
+        }
+        let before_sign_in = |field: &str, at| {
+            format!(
+                "at `[{i}].{field}`: {} is before the session's `created_at` ({})",
+                time::format(at),
+                time::format(s.created_at)
+            )
+        };
+        if s.last_activity_at < s.created_at {
+            return Some(before_sign_in("last_activity_at", s.last_activity_at));
+        }
+        (s.last_authenticated_at < s.created_at)
+            .then(|| before_sign_in("last_authenticated_at", s.last_authenticated_at))
+    })
 }
