@@ -444,9 +444,9 @@ mod tests {
         assert_eq!(got.addr, ip("203.0.113.9"));
         assert!(resolve_client_ip(ip("10.0.0.1"), &["203.0.113.9:http"], &p).is_err());
         assert!(resolve_client_ip(ip("10.0.0.1"), &["[2001:db8::1"], &p).is_err());
-        // Five digits, but no port: the header is malformed, not the port dropped.
         let got = resolve_client_ip(ip("10.0.0.1"), &["203.0.113.9:65535"], &p).unwrap();
         assert_eq!(got.addr, ip("203.0.113.9"));
+        // Five digits, but no port: the header is malformed, not the port dropped.
         for bad in [
             "203.0.113.9:65536",
             "203.0.113.9:99999",
