@@ -217,6 +217,9 @@ pub struct CompiledAllowlist {
     ranked_v6: RankedDebug,
     /// Indexes of the entries with an `expires_at`.
     expiring: Box<[u32]>,
+    /// For the API and the dashboard: whether the list is enforced there and has no expiring
+    /// entry, so that the set lookup alone is the answer.
+    set_decides: [bool; 2],
 }
 
 impl CompiledAllowlist {
@@ -263,6 +266,9 @@ impl CompiledAllowlist {
             set: CidrSet::new(permanent),
             ranked_v4: RankedDebug(Ranked::v4(&mut v4)),
             ranked_v6: RankedDebug(Ranked::v6(&v6)),
+            set_decides: [Surface::Api, Surface::Dashboard].map(|surface| {
+                list.enabled && list.applies_to.contains(surface) && expiring.is_empty()
+            }),
             expiring: expiring.into_boxed_slice(),
         }
     }
@@ -273,10 +279,23 @@ impl CompiledAllowlist {
     /// `now < expires_at`. An enabled list without live entries denies everyone.
     #[inline]
     pub fn check(&self, ip: IpAddr, surface: Surface, now: DateTime<Utc>) -> Access {
+        // The lookup comes first, then one flag decides whether it is the whole answer (the
+        // usual case): one predictable branch instead of three, with `found` deciding none.
+        // Testing the flag first measured no faster, and made the compiler branch on `found`
+        // (3 IPv4 prefixes at 50 % hits: 3.6 -> 8.9 ns); as written, 10 000 IPv4 prefixes
+        // went from 7.6 to 6.7 ns at 50 % hits and from 6.6 to 5.7 at 1 %.
+        let found = self.set.contains(ip);
+        let whole = match surface {
+            Surface::Api => self.set_decides[0],
+            Surface::Dashboard => self.set_decides[1],
+        };
+        if whole {
+            return Access::of(found);
+        }
         if let Some(reason) = self.not_enforced(surface) {
             return Access::NotEnforced { reason };
         }
-        self.access(ip, now)
+        Access::of(found || self.live_expiring(ip.to_canonical(), now).next().is_some())
     }
 
     /// [`check`](Self::check) once the list is known to apply.

@@ -234,3 +234,62 @@ fn duplicate_networks_name_the_first_entry_in_list_order() {
         check_ip(&list, ip, Surface::Api, now())
     );
 }
+
+/// `check` and `check_many` answer as the reference on every combination of enabled or not,
+/// surfaces covered, and expiring entries present or not (live or expired), for both surfaces.
+#[test]
+fn check_agrees_with_the_reference_whether_or_not_the_list_applies() {
+    let now = now();
+    let office: Cidr = "203.0.113.0/24".parse().unwrap();
+    let temp: Cidr = "198.51.100.0/24".parse().unwrap();
+    let ips: Vec<IpAddr> = [
+        "203.0.113.9",
+        "198.51.100.1",
+        "192.0.2.1",
+        "::ffff:203.0.113.9",
+    ]
+    .iter()
+    .map(|t| t.parse().unwrap())
+    .collect();
+    let surfaces = [
+        vec![Surface::Api],
+        vec![Surface::Dashboard],
+        vec![Surface::Api, Surface::Dashboard],
+    ];
+    let expiries = [
+        None,
+        Some(now + TimeDelta::try_hours(1).unwrap()),
+        Some(now - TimeDelta::try_hours(1).unwrap()),
+    ];
+    for enabled in [true, false] {
+        for applies_to in &surfaces {
+            for expires in expiries {
+                let mut entries = vec![entry(0, office, None)];
+                if let Some(at) = expires {
+                    entries.push(entry(1, temp, Some(at)));
+                }
+                let list = IpAllowlist {
+                    enabled,
+                    applies_to: NonEmptySet::new(applies_to.clone()).unwrap(),
+                    entries,
+                };
+                let compiled = CompiledAllowlist::new(&list);
+                for surface in [Surface::Api, Surface::Dashboard] {
+                    let mut many = Vec::new();
+                    compiled.check_many(&ips, surface, now, &mut many);
+                    for (ip, batch) in ips.iter().zip(&many) {
+                        let want = match check_ip(&list, *ip, surface, now) {
+                            IpDecision::Allow { .. } => Access::Allow,
+                            IpDecision::Deny => Access::Deny,
+                            IpDecision::NotEnforced { reason } => Access::NotEnforced { reason },
+                        };
+                        let context =
+                            format!("{enabled} {applies_to:?} {expires:?} {surface:?} {ip}");
+                        assert_eq!(compiled.check(*ip, surface, now), want, "{context}");
+                        assert_eq!(*batch, want, "{context}");
+                    }
+                }
+            }
+        }
+    }
+}
