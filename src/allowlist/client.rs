@@ -290,9 +290,16 @@ fn forwarded_for(element: &str) -> Result<&str, ClientIpError> {
     let mut found = None;
     for pair in element.split(';') {
         let pair = pair.trim_matches([' ', '\t']);
+        if pair.is_empty() {
+            // `for=a;;proto=b`: the grammar allows empty parameters.
+            continue;
+        }
         let Some((key, value)) = pair.split_once('=') else {
             return Err(malformed("a parameter has no `=`"));
         };
+        if key.is_empty() || !key.bytes().all(is_tchar) {
+            return Err(malformed("a parameter name is not a token"));
+        }
         if !key.eq_ignore_ascii_case("for") {
             continue;
         }
@@ -324,14 +331,24 @@ fn is_tchar(b: u8) -> bool {
 /// port that is not one (`:99999`, `:http`) makes the hop malformed.
 fn read_hop(header: ForwardedHeader, hop: &str) -> Result<Option<IpAddr>, ClientIpError> {
     let name = header.name();
-    if header == ForwardedHeader::Forwarded && (hop == "unknown" || hop.starts_with('_')) {
-        return Ok(None);
-    }
     let bad = |source| ClientIpError::BadAddress {
         header: name,
         hop: shorten(hop),
         source,
     };
+    if header == ForwardedHeader::Forwarded {
+        // A hidden node, with or without a port: `unknown` (any case) or `_obfuscated`.
+        let (node, port) = hop.split_once(':').unwrap_or((hop, ""));
+        if node.eq_ignore_ascii_case("unknown") || node.starts_with('_') {
+            let hidden = (node.eq_ignore_ascii_case("unknown") || is_obfuscated(node))
+                && ((port.is_empty() && !hop.ends_with(':')) || is_port(header, port));
+            return if hidden {
+                Ok(None)
+            } else {
+                Err(bad(AddressError::Invalid { text: shorten(hop) }))
+            };
+        }
+    }
     let addr_text = if let Some(rest) = hop.strip_prefix('[') {
         // Brackets hold an IPv6 address, whose text always has a `:`.
         let Some((inner, after)) = rest
@@ -364,15 +381,18 @@ fn is_port(header: ForwardedHeader, text: &str) -> bool {
     let number = (1..=5).contains(&text.len())
         && text.bytes().all(|b| b.is_ascii_digit())
         && text.parse::<u16>().is_ok();
-    let obfuscated = || {
-        text.strip_prefix('_').is_some_and(|rest| {
-            !rest.is_empty()
-                && rest
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
-        })
-    };
-    number || (header == ForwardedHeader::Forwarded && obfuscated())
+    number || (header == ForwardedHeader::Forwarded && is_obfuscated(text))
+}
+
+/// Whether `text` is an obfuscated node or port of RFC 7239: `_` then one or more letters,
+/// digits, `.`, `_` or `-`.
+fn is_obfuscated(text: &str) -> bool {
+    text.strip_prefix('_').is_some_and(|rest| {
+        !rest.is_empty()
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    })
 }
 
 #[cfg(test)]
@@ -471,6 +491,40 @@ mod tests {
             r#"for="203.0.113.9:_""#,
             r#"for="203.0.113.9:_a b""#,
             r#"for="[2001:db8::1]:99999""#,
+        ] {
+            assert!(
+                resolve_client_ip(ip("10.0.0.1"), &[bad], &p).is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    /// A hidden node is `unknown` (any case) or `_` and letters, digits, `.`, `_`, `-`, with or
+    /// without a port; anything else starting with `_` is malformed, even left of the client.
+    /// Parameter names are tokens; empty parameters are allowed (RFC 7239, section 4).
+    #[test]
+    fn forwarded_hidden_nodes_and_parameters_follow_rfc_7239() {
+        let p = proxies(ForwardedHeader::Forwarded);
+        for good in [
+            r#"for="_gazonk", for=203.0.113.9"#,
+            r#"for=Unknown, for=203.0.113.9"#,
+            r#"for="unknown:443", for=203.0.113.9"#,
+            r#"for="_a.b-c_:_p1", for=203.0.113.9"#,
+            "for=203.0.113.9;;proto=https",
+            ";for=203.0.113.9",
+        ] {
+            let got = resolve_client_ip(ip("10.0.0.1"), &[good], &p).unwrap();
+            assert_eq!(got.addr, ip("203.0.113.9"), "{good}");
+        }
+        for bad in [
+            r#"for="_a b", for=203.0.113.9"#,
+            "for=_!!, for=203.0.113.9",
+            "for=_, for=203.0.113.9",
+            r#"for="_x:99999", for=203.0.113.9"#,
+            r#"for="unknown:http", for=203.0.113.9"#,
+            "for =6.6.6.6;for=203.0.113.9",
+            "for=203.0.113.9;=x",
+            "for=203.0.113.9;a b=c",
         ] {
             assert!(
                 resolve_client_ip(ip("10.0.0.1"), &[bad], &p).is_err(),
