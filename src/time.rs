@@ -49,6 +49,18 @@ pub fn checked_add_days(t: DateTime<Utc>, days: i64) -> Option<DateTime<Utc>> {
     t.checked_add_signed(TimeDelta::try_days(days)?)
 }
 
+/// `t` when a document can hold it: its year is 0000 to 9999, the years RFC 3339 writes (and
+/// [`parse`] reads). chrono represents instants far beyond, but [`format`] writes them as
+/// `+10000-...`, which no RFC 3339 reader accepts, so a computed instant that is stored (a
+/// next rotation, an enforcement date, a key's expiry) goes through this first: past it, the
+/// document holding it could never be read back. Decisions computed on the spot (a session's
+/// deadline) may go beyond: they are answers, not stored fields.
+#[must_use]
+pub fn writable(t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    use chrono::Datelike;
+    (0..=9999).contains(&t.year()).then_some(t)
+}
+
 /// How far, in seconds, a stored instant may lie after `now` and still be read as clock skew
 /// between servers: 300 (five minutes, the allowance Kerberos uses).
 ///

@@ -470,3 +470,32 @@ fn next_rotation_reads_as_the_last_rotation_plus_the_interval() {
     let later = whale_security::time::parse("2030-01-01T00:00:00Z").unwrap();
     assert_eq!(settings.api_key_rotation().next_rotation, Some(later));
 }
+
+/// A last rotation in December 9999 made the derived next rotation fall in year 10000, which
+/// was written as `+10000-...` and could not be read back: a store imported with it could never
+/// load its settings again. Every computed instant must stay within the years the documents
+/// can write (0000 to 9999), so such a document is refused.
+#[test]
+fn a_computed_instant_past_year_9999_is_refused_not_written_unreadably() {
+    let mut doc = spec_settings();
+    doc["api_key_rotation"]["last_rotation"] = Value::from("9999-12-01T00:00:00Z");
+    doc["api_key_rotation"]
+        .as_object_mut()
+        .unwrap()
+        .remove("next_rotation");
+    let errors = SecuritySettings::from_json(&doc.to_string()).unwrap_err();
+    assert_eq!(
+        errors
+            .as_slice()
+            .iter()
+            .map(|e| e.path())
+            .collect::<Vec<_>>(),
+        ["api_key_rotation.next_rotation"],
+        "{errors}"
+    );
+    // The latest instant that still works is written and read back.
+    doc["api_key_rotation"]["last_rotation"] = Value::from("9999-10-02T23:59:59Z");
+    let settings = SecuritySettings::from_json(&doc.to_string()).unwrap();
+    let again = SecuritySettings::from_json(&settings.to_json_pretty()).unwrap();
+    assert_eq!(settings, again);
+}

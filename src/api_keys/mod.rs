@@ -153,7 +153,13 @@ impl ApiKeyRotationPolicy {
     /// ```
     pub fn after_rotation(&self, rotated_at: DateTime<Utc>) -> Result<Self, ApiKeyError> {
         let next_rotation = if self.enabled {
-            Some(schedule::next_after(self.interval_days, rotated_at)?)
+            // Stored in the settings: it must be an instant a document can hold.
+            let next = schedule::next_after(self.interval_days, rotated_at)?;
+            Some(
+                crate::time::writable(next).ok_or(ApiKeyError::TimeOutOfRange {
+                    what: "next_rotation",
+                })?,
+            )
         } else {
             None
         };

@@ -140,9 +140,12 @@ pub fn plan_rotation<'a>(
     let old_key_expires_at = match mode {
         RotationMode::Compromised => now,
         RotationMode::Graceful { grace } => {
-            checked_add_hours(now, i64::from(grace.get())).ok_or(ApiKeyError::TimeOutOfRange {
-                what: "old_key_expires_at",
-            })?
+            // Stored with the key: it must be an instant a document can hold.
+            checked_add_hours(now, i64::from(grace.get()))
+                .and_then(crate::time::writable)
+                .ok_or(ApiKeyError::TimeOutOfRange {
+                    what: "old_key_expires_at",
+                })?
         }
     };
     let mut rotate = Vec::new();

@@ -285,6 +285,16 @@ impl SecuritySettings {
                 interval_days: rotation.interval_days.get(),
             });
         }
+        if rotation.enabled
+            && let Some(last) = rotation.last_rotation
+            && crate::time::checked_add_days(last, i64::from(rotation.interval_days.get()))
+                .and_then(crate::time::writable)
+                .is_none()
+        {
+            errors.push(SettingsError::TimeOutOfRange {
+                path: "api_key_rotation.next_rotation".into(),
+            });
+        }
         errors.extend(entry_errors(
             &self.ip_allowlist,
             entry_count,
@@ -302,6 +312,7 @@ fn scheduled(mut policy: ApiKeyRotationPolicy) -> ApiKeyRotationPolicy {
         && let Some(last) = policy.last_rotation
         && let Some(next) =
             crate::time::checked_add_days(last, i64::from(policy.interval_days.get()))
+                .and_then(crate::time::writable)
     {
         policy.next_rotation = Some(next);
     }
