@@ -425,3 +425,37 @@ fn check_ip_answers_an_overlong_line_without_holding_it_and_reads_on() {
     assert!(lines[0].contains("line 1 is longer than"), "{}", lines[0]);
     assert!(lines[1].starts_with("203.0.113.9\tallow"), "{}", lines[1]);
 }
+
+/// Lines were trimmed of Unicode whitespace, so NEL and LINE SEPARATOR around an address were
+/// dropped and the address allowed, while the same text as an argument was refused; and the
+/// JSON answer echoed DEL and C1 controls raw (serde escapes only U+0000 to U+001F).
+#[test]
+fn check_ip_trims_ascii_blanks_only_and_escapes_every_control_in_json() {
+    let args = [
+        "check-ip",
+        "--settings",
+        "data/spec-settings.json",
+        "--now",
+        "2026-03-10T12:00:00Z",
+        "--json",
+    ];
+    let out = with_stdin(
+        &args,
+        "\u{85}203.0.113.9\u{2028}\n 203.0.113.9\t\r\n".as_bytes(),
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(lines[0].contains("\"error\""), "{text}");
+    assert!(lines[1].contains("\"allowed\":true"), "{text}");
+    assert_eq!(out.status.code(), Some(1));
+
+    let out = with_stdin(&args, "1.2.3.4\u{9b}31m\n\u{7f}\n".as_bytes());
+    let text = String::from_utf8(out.stdout).unwrap();
+    for c in ['\u{9b}', '\u{7f}', '\u{85}', '\u{2028}'] {
+        assert!(!text.contains(c), "{text:?}");
+    }
+    for line in text.lines() {
+        serde_json::from_str::<serde_json::Value>(line).unwrap();
+    }
+}

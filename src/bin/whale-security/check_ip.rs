@@ -98,7 +98,7 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
             Err(e) => {
                 all_allowed = false;
                 if args.json {
-                    json!({"ip": cut(text), "error": e}).to_string()
+                    json!({"ip": shorten(text), "error": e}).to_string()
                 } else {
                     // The line as written, escaped (a tab in it must not add a column) and cut
                     // as the message cuts it.
@@ -141,7 +141,7 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
                 skip_line(&mut input).map_err(failed)?;
                 let start = String::from_utf8_lossy(&bytes);
                 answer(
-                    start.trim(),
+                    common::trim_blanks(&start),
                     Some(format!("line {number} is longer than {MAX_LINE} bytes")),
                 );
                 continue;
@@ -153,7 +153,7 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
             // A comment is skipped whatever its encoding.
             line = line.get(..common::comment_start(line)).unwrap_or(line);
             let lossy = String::from_utf8_lossy(line);
-            let text = lossy.trim();
+            let text = common::trim_blanks(&lossy);
             if text.is_empty() {
                 continue;
             }
@@ -291,15 +291,6 @@ fn with_fields<const N: usize>(line: &str, fields: [(&str, serde_json::Value); N
         map.insert(k.to_owned(), v);
     }
     serde_json::Value::Object(map).to_string()
-}
-
-/// `text` cut to its first 100 characters (with `…` when cut), not escaped: for JSON, which
-/// escapes control characters itself.
-fn cut(text: &str) -> String {
-    match text.char_indices().nth(100) {
-        Some((end, _)) => format!("{}…", text.get(..end).unwrap_or_default()),
-        None => text.to_owned(),
-    }
 }
 
 fn exit(positive: bool) -> ExitCode {

@@ -122,6 +122,13 @@ pub fn comment_start(line: &[u8]) -> usize {
     line.len()
 }
 
+/// `line` without the spaces, tabs and line-ending characters around it: ASCII blanks only,
+/// so a Unicode space or separator next to an address stays and makes it invalid, as it does
+/// in an argument.
+pub fn trim_blanks(line: &str) -> &str {
+    line.trim_matches(|c: char| c.is_ascii_whitespace())
+}
+
 /// A surface, as an option value: `api` or `dashboard`, in any case.
 #[derive(Clone, Copy, clap::ValueEnum)]
 pub enum SurfaceArg {

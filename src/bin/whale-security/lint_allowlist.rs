@@ -91,8 +91,8 @@ fn plain_list(text: &str, now: chrono::DateTime<chrono::Utc>) -> Result<IpAllowl
     for (i, line) in text.lines().enumerate() {
         let line = line
             .get(..common::comment_start(line.as_bytes()))
-            .unwrap_or(line)
-            .trim();
+            .unwrap_or(line);
+        let line = common::trim_blanks(line);
         if line.is_empty() {
             continue;
         }
