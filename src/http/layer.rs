@@ -41,7 +41,8 @@ pub struct ClientAddr(pub IpAddr);
 /// in the request, or a store without settings is a 403; a storage failure is a 500. Neither
 /// reaches the inner service. A store without settings gets the very answer a denied address
 /// gets, so that addresses outside the allowlists cannot probe which stores exist; a
-/// `/v1/stores/{store_id}` path whose id is not a valid store id is a 400 `invalid_path`.
+/// `/v1/stores/{store_id}` path whose id is not a valid store id, or that goes on with a `.`,
+/// `..` or empty segment, is a 400 `invalid_path`.
 ///
 /// # Warning
 ///
@@ -219,7 +220,7 @@ impl<S: Store> Shared<S> {
         let path = request.uri().path();
         if matches!(self.store, StoreSelector::Path)
             && path.strip_prefix("/v1/stores/").is_some_and(|rest| {
-                StoreId::new(rest.split('/').next().unwrap_or_default()).is_err()
+                StoreId::new(rest.split('/').next().unwrap_or_default()).is_err() || climbs(rest)
             })
         {
             // Not an id at all: saying so tells nothing about which stores exist.
@@ -306,6 +307,17 @@ pub fn store_in_path(path: &str) -> Option<StoreId> {
     let rest = path.strip_prefix("/v1/stores/")?;
     let id = rest.split('/').next()?;
     StoreId::new(id).ok()
+}
+
+/// Whether the path after `/v1/stores/` has a `.` or `..` segment (plain or percent-encoded) or
+/// an empty one before its end: a service behind the layer that normalizes paths could then
+/// serve another store than the one whose allowlist was checked.
+fn climbs(rest: &str) -> bool {
+    let segments: Vec<&str> = rest.split('/').collect();
+    segments.iter().enumerate().any(|(i, segment)| {
+        let decoded = segment.to_ascii_lowercase().replace("%2e", ".");
+        decoded == "." || decoded == ".." || (segment.is_empty() && i + 1 < segments.len())
+    })
 }
 
 /// The answer to a `/v1/stores/{store_id}` path whose id is not a valid store id.

@@ -181,3 +181,29 @@ async fn an_unknown_store_looks_denied_and_an_invalid_store_id_is_a_bad_path() {
     let (status, body) = send_to("/health", none(), "203.0.113.9:4711", &[]).await;
     assert_eq!(status, 403, "{body}");
 }
+
+/// The layer checks the store named right after `/v1/stores/`; a path that goes on with `..`
+/// (plain or percent-encoded) or an empty segment could name another store to anything behind
+/// it that normalizes paths, so it is refused before reaching the inner service.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_path_that_could_climb_out_of_its_store_is_refused() {
+    let none = TrustedProxies::default;
+    for path in [
+        "/v1/stores/store_a1b2c3d4/../store_zzzz/x",
+        "/v1/stores/store_a1b2c3d4/%2e%2E/store_zzzz/x",
+        "/v1/stores/store_a1b2c3d4/./x",
+        "/v1/stores/store_a1b2c3d4//x",
+    ] {
+        let (status, body) = send_to(path, none(), "203.0.113.9:4711", &[]).await;
+        assert_eq!(status, 400, "{path}: {body}");
+        assert!(body.contains("invalid_path"), "{body}");
+    }
+    let (status, _) = send_to(
+        "/v1/stores/store_a1b2c3d4/x.y/z",
+        none(),
+        "203.0.113.9:4711",
+        &[],
+    )
+    .await;
+    assert_eq!(status, 200);
+}
