@@ -202,3 +202,19 @@ fn lint_allowlist_reads_an_allowlist_object_on_its_own() {
     assert!(stderr.contains("entries[1].id"), "{stderr}");
     assert!(out.stdout.is_empty());
 }
+
+/// A plain list longer than a stored allowlist may be was linted without a word, while the
+/// same list as JSON was refused: both are held to `IpAllowlist::MAX_ENTRIES`.
+#[test]
+fn lint_allowlist_holds_a_plain_list_to_the_entry_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("list.txt");
+    let lines: String = (0..50_001u32)
+        .map(|i| format!("10.{}.{}.0/24\n", i >> 8, i & 0xff))
+        .collect();
+    std::fs::write(&path, lines).unwrap();
+    let out = run(&["lint-allowlist", path.to_str().unwrap(), "--now", NOW]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("50001 entries; at most 50000"), "{stderr}");
+}

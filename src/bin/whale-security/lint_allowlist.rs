@@ -109,8 +109,11 @@ fn plain_list(text: &str, now: chrono::DateTime<chrono::Utc>) -> Result<IpAllowl
     if !errors.is_empty() {
         return Err(errors);
     }
-    serde_json::from_value(json!({
+    // Read as any allowlist is, so a plain list is held to the same limits (at most
+    // `IpAllowlist::MAX_ENTRIES` entries) as one written as JSON.
+    let list = json!({
         "enabled": true, "applies_to": ["api", "dashboard"], "entries": entries
-    }))
-    .map_err(|e| vec![format!("cannot build the list: {e}")])
+    });
+    IpAllowlist::from_json(&list.to_string())
+        .map_err(|errors| errors.as_slice().iter().map(ToString::to_string).collect())
 }
