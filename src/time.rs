@@ -50,7 +50,7 @@ pub fn checked_add_days(t: DateTime<Utc>, days: i64) -> Option<DateTime<Utc>> {
 }
 
 /// `t` when a document can hold it: its year is 0000 to 9999, the years RFC 3339 writes (and
-/// [`parse`] reads). chrono represents instants far beyond, but [`format`] writes them as
+/// [`parse`] reads). chrono represents instants far beyond, but [`format()`] writes them as
 /// `+10000-...`, which no RFC 3339 reader accepts, so a computed instant that is stored (a
 /// next rotation, an enforcement date, a key's expiry) goes through this first: past it, the
 /// document holding it could never be read back. Decisions computed on the spot (a session's
