@@ -90,10 +90,10 @@ impl CidrSet {
     ///
     /// The choice between the set's layouts (a handful of boundaries or a directory, per
     /// family) is made once for the whole batch rather than per address, so the loop holds
-    /// only the lookups. When the set touches few of the top 16 or 20 address bits, a block of
-    /// addresses that a sample shows to be mostly far from it skips the search for each
-    /// address a bitmap of those bits rules out; other blocks take the branch-free search, as
-    /// [`contains`](Self::contains) does. Same answers either way.
+    /// only the lookups. Unless the set touches nearly all of the top 16 address bits, a block
+    /// of addresses that a sample shows to be mostly far from it skips the search for each
+    /// address a bitmap of those bits (or of the top 20) rules out; other blocks take the
+    /// branch-free search, as [`contains`](Self::contains) does. Same answers either way.
     pub fn contains_many(&self, ips: &[IpAddr], out: &mut Vec<bool>) {
         out.clear();
         out.resize(ips.len(), false);
