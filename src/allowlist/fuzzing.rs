@@ -8,7 +8,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use ipnet::IpNet;
 
-use super::{CidrSet, parse_cidr, parse_ip};
+use super::{
+    CidrSet, ClientSource, ForwardedHeader, TrustedProxies, parse_cidr, parse_ip, resolve_client_ip,
+};
 
 /// A property that failed on a fuzz input.
 #[derive(Clone, Debug, Eq, PartialEq, thiserror::Error)]
@@ -126,6 +128,59 @@ pub fn matcher_differential(data: &[u8]) -> Result<(), Finding> {
                 set.contains(ip)
             )));
         }
+    }
+    Ok(())
+}
+
+/// Reads the bytes as forwarding header lines sent by a trusted proxy and checks what
+/// [`resolve_client_ip`] makes of them: an answer from a header hop is an address outside the
+/// trusted proxies, one when every hop is trusted is a trusted one, every address is canonical
+/// (never `::ffff:a.b.c.d`), and the same lines give the same answer again.
+///
+/// Layout: the first byte picks the header (bit 0: `Forwarded`, else `X-Forwarded-For`); the
+/// rest, as UTF-8 (lossily), is split at `\n` into header lines. The peer is `10.0.0.1`; the
+/// trusted proxies are `10.0.0.0/8` and `fd00::/8`.
+///
+/// # Errors
+///
+/// A [`Finding`] naming the lines and the answer that breaks a property.
+pub fn client_ip(data: &[u8]) -> Result<(), Finding> {
+    let (head, rest) = data.split_first().unwrap_or((&0, &[]));
+    let header = if head & 1 == 1 {
+        ForwardedHeader::Forwarded
+    } else {
+        ForwardedHeader::XForwardedFor
+    };
+    let text = String::from_utf8_lossy(rest);
+    let lines: Vec<&str> = if text.is_empty() {
+        Vec::new()
+    } else {
+        text.split('\n').collect()
+    };
+    let proxies = TrustedProxies::new(
+        ["10.0.0.0/8", "fd00::/8"]
+            .into_iter()
+            .filter_map(|t| parse_cidr(t).ok()),
+        header,
+    );
+    let peer = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
+    let first = resolve_client_ip(peer, &lines, &proxies);
+    let again = resolve_client_ip(peer, &lines, &proxies);
+    let show = || format!("{header:?} {lines:?}");
+    if first != again {
+        return Err(Finding(format!("{}: {first:?}, then {again:?}", show())));
+    }
+    let Ok(client) = first else {
+        return Ok(());
+    };
+    let trusted = proxies.trusts(client.addr);
+    let consistent = match client.source {
+        ClientSource::Header { .. } => !trusted,
+        ClientSource::AllHopsTrusted { .. } | ClientSource::TrustedPeerWithoutHeader => trusted,
+        ClientSource::UntrustedPeer => false,
+    };
+    if !consistent || client.addr.to_canonical() != client.addr {
+        return Err(Finding(format!("{}: {client:?}", show())));
     }
     Ok(())
 }

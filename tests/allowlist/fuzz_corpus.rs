@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use proptest::prelude::*;
-use whale_security::allowlist::fuzzing::{matcher_differential, parse_round_trip};
+use whale_security::allowlist::fuzzing::{client_ip, matcher_differential, parse_round_trip};
 
 fn corpus(target: &str) -> Vec<(String, Vec<u8>)> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -36,6 +36,13 @@ fn matcher_differential_corpus_agrees_with_a_scan() {
     }
 }
 
+#[test]
+fn client_ip_corpus_keeps_its_properties() {
+    for (name, data) in corpus("client_ip") {
+        client_ip(&data).unwrap_or_else(|f| panic!("{name}: {f}"));
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(256)))]
 
@@ -49,6 +56,18 @@ proptest! {
     #[test]
     fn random_bytes_agree_in_the_differential_target(data in prop::collection::vec(any::<u8>(), 0..400)) {
         let r = matcher_differential(&data);
+        prop_assert!(r.is_ok(), "{:?}", r);
+    }
+
+    /// Header-like text from a trusted proxy, in either header.
+    #[test]
+    fn header_like_text_keeps_the_client_ip_properties(
+        forwarded in any::<bool>(),
+        text in "[0-9a-fA-F:./\\[\\]_,; =\"x%\n]{0,60}|(for=)?[0-9.:a-f\\[\\]]{0,40}(, [0-9.]{0,15}){0,3}",
+    ) {
+        let mut data = vec![u8::from(forwarded)];
+        data.extend_from_slice(text.as_bytes());
+        let r = client_ip(&data);
         prop_assert!(r.is_ok(), "{:?}", r);
     }
 }
