@@ -277,7 +277,9 @@ impl CompiledAllowlist {
     ///
     /// The address is canonicalized (`::ffff:a.b.c.d` is `a.b.c.d`); an entry matches while
     /// `now < expires_at`. An enabled list without live entries denies everyone.
-    #[inline]
+    // Always inlined, as the set lookup inside it is: left to the compiler, a caller's loop
+    // kept the call (3 IPv4 prefixes: 3.6 -> 2.8 ns per lookup once inlined).
+    #[inline(always)]
     pub fn check(&self, ip: IpAddr, surface: Surface, now: DateTime<Utc>) -> Access {
         // The lookup comes first, then one flag decides whether it is the whole answer (the
         // usual case): one predictable branch instead of three, with `found` deciding none.
