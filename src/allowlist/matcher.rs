@@ -45,7 +45,7 @@
 //! keys (90 % of the hits on a 10 000-prefix sample of the BGP table land in a bucket larger
 //! than its window) and a lookup there pays a search of six four-way rounds over 64-bit keys,
 //! compared one at a time (SSE2 has no 64-bit compare): single lookups on IPv6 lists of 10 000
-//! prefixes and more are only 1.5 times as fast as the fastest peer crate at 50 % hits,
+//! prefixes and more are only 1.5 to 1.65 times as fast as the fastest peer crate at 50 % hits,
 //! batches 1.55 to 1.75 times. Splitting overflowing buckets with child directories helps that
 //! case but slows IPv6 misses and IPv4 lookups and doubles the IPv6 memory, and summary levels
 //! over the keys cost more than they save (measurements in BENCHMARKS.md); an index over 32-bit
