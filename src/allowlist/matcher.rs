@@ -449,8 +449,13 @@ fn with_v6<T>(
     }
 }
 
-/// Addresses per block of the batch loop.
-const BLOCK: usize = 64;
+/// Addresses per block of the batch loop: at most 256, as positions within a block are `u8`s.
+/// Longer blocks spread the per-block work (choosing the loop, grouping by family and rounds)
+/// over more addresses: measured against blocks of 64, 3 IPv4 prefixes at 1 % hits went from
+/// 1.8 to 1.6 ns per address, 10 000 IPv6 prefixes at 50 % from 21.0 to 17.8, the full IPv4
+/// table at 1 % from 5.0 to 4.7.
+const BLOCK: usize = 256;
+const _: () = assert!(BLOCK <= 256);
 
 /// Addresses sampled at the start of a block to choose its loop.
 const SAMPLE: usize = 8;
@@ -1044,7 +1049,8 @@ const DEEP: usize = 64;
 #[inline(always)]
 fn by_rounds(rounds: &[u8; BLOCK], len: usize) -> [u8; BLOCK] {
     const CLASSES: usize = 34;
-    let mut start = [0u8; CLASSES + 1];
+    // Counts up to `BLOCK` (256), one more than a `u8` holds.
+    let mut start = [0u16; CLASSES + 1];
     for r in rounds.iter().take(len) {
         if let Some(s) = start.get_mut(usize::from(*r) + 1) {
             *s += 1;
