@@ -1506,7 +1506,7 @@ mod tests {
         // Every other /48 of 2001:db8::/32 (and the long prefix): buckets deep enough for the
         // gathered, lockstep path.
         let mut crowded: Vec<(u128, u8)> = (0..6000u128)
-            .map(|i| ((0x2001_0db8u128 << 96) | (i * 2 << 80), 48))
+            .map(|i| ((0x2001_0db8u128 << 96) | ((i * 2) << 80), 48))
             .collect();
         crowded.push(((0x2a00u128 << 112) | 5, 128));
         let crowded6 = IntervalSet::v6(&crowded);
