@@ -46,7 +46,7 @@
 //! than its window) and a lookup there pays a search of six four-way rounds over 64-bit keys,
 //! compared one at a time (SSE2 has no 64-bit compare): single lookups on IPv6 lists of 10 000
 //! prefixes and more are only 1.5 to 1.65 times as fast as the fastest peer crate at 50 % hits,
-//! batches 1.55 to 1.75 times. Splitting overflowing buckets with child directories helps that
+//! batches 1.8 to 1.9 times. Splitting overflowing buckets with child directories helps that
 //! case but slows IPv6 misses and IPv4 lookups and doubles the IPv6 memory, and summary levels
 //! over the keys cost more than they save (measurements in BENCHMARKS.md); an index over 32-bit
 //! key fragments, compared eight at a time as the IPv4 keys are, is the likelier fix.
