@@ -297,18 +297,16 @@ impl CompiledAllowlist {
         if let Some(reason) = self.not_enforced(surface) {
             return Access::NotEnforced { reason };
         }
-        Access::of(found || self.live_expiring(ip.to_canonical(), now).next().is_some())
+        self.with_expiring(found, ip, now)
     }
 
-    /// [`check`](Self::check) once the list is known to apply.
+    /// The answer on a surface the list applies to, given whether the set of non-expiring
+    /// entries contains `ip`: the expiring entries live at `now` are checked only when it
+    /// does not.
+    // Inlined like `check`, whose tail it is: left as a call, it made the compiler give up
+    // inlining the lookup in `check` (3 IPv4 prefixes: 2.8 -> 9.8 ns per lookup).
     #[inline(always)]
-    fn access(&self, ip: IpAddr, now: DateTime<Utc>) -> Access {
-        let found = self.set.contains(ip);
-        // The same list every time, so this branch predicts. Without expiring entries `found`
-        // decides no branch, which a stream of mixed hits and misses would mispredict.
-        if self.expiring.is_empty() {
-            return Access::of(found);
-        }
+    fn with_expiring(&self, found: bool, ip: IpAddr, now: DateTime<Utc>) -> Access {
         Access::of(found || self.live_expiring(ip.to_canonical(), now).next().is_some())
     }
 
@@ -335,7 +333,10 @@ impl CompiledAllowlist {
             let (v4, v6) = (&self.set.v4, &self.set.v6);
             matcher::contains_each(v4, v6, ips, out, Access::of);
         } else {
-            out.extend(ips.iter().map(|ip| self.access(*ip, now)));
+            out.extend(
+                ips.iter()
+                    .map(|ip| self.with_expiring(self.set.contains(*ip), *ip, now)),
+            );
         }
     }
 
