@@ -10,7 +10,9 @@ fn bin() -> Command {
     command
 }
 
-fn with_stdin(args: &[&str], stdin: &[u8]) -> Output {
+/// Runs the binary with `args`, writing `stdin` to it (a command that exits without reading
+/// it closes the pipe, which is not an error).
+pub(crate) fn with_stdin(args: &[&str], stdin: &[u8]) -> Output {
     let mut child = bin()
         .args(args)
         .stdin(Stdio::piped())

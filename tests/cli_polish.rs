@@ -3,26 +3,14 @@
 //! echoed input that was not shortened, sizes that were not the input's, messages that named
 //! Rust types or gave no hint.
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 const SPEC: &str = "data/spec-settings.json";
 const NOW: &str = "2026-03-10T12:00:00Z";
 
+/// Runs the binary with `args` and `stdin`; the helper the hardening tests use.
 fn run(args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_whale-security"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // A command that refuses its flags exits without reading stdin: the pipe is closed then.
-    if let Err(e) = child.stdin.take().unwrap().write_all(stdin) {
-        assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "{e}");
-    }
-    child.wait_with_output().unwrap()
+    crate::cli_hardening::with_stdin(args, stdin)
 }
 
 fn text(bytes: &[u8]) -> String {
