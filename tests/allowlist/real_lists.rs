@@ -81,17 +81,33 @@ fn check_small(names: &[&str]) {
     let cidrs: Vec<Cidr> = names.iter().flat_map(|n| load(n)).collect();
     let set = CidrSet::new(cidrs.iter().copied());
     assert_eq!(set.prefix_count(), cidrs.len());
-    for ip in probes(&cidrs, 1, 0x5eed) {
-        assert_eq!(set.contains(ip), scan(&cidrs, ip), "{names:?}: {ip}");
+    let ips = probes(&cidrs, 1, 0x5eed);
+    for ip in &ips {
+        assert_eq!(set.contains(*ip), scan(&cidrs, *ip), "{names:?}: {ip}");
     }
+    assert_batch_agrees(&set, &ips, names);
 }
 
 fn check_large(name: &str, step: usize) {
     let cidrs = load(name);
     let set = CidrSet::new(cidrs.iter().copied());
     let table: HashSet<IpNet> = cidrs.iter().map(|c| IpNet::from(*c)).collect();
-    for ip in probes(&cidrs, step, 0xbeef) {
-        assert_eq!(set.contains(ip), by_length(&table, ip), "{name}: {ip}");
+    let ips = probes(&cidrs, step, 0xbeef);
+    for ip in &ips {
+        assert_eq!(set.contains(*ip), by_length(&table, *ip), "{name}: {ip}");
+    }
+    assert_batch_agrees(&set, &ips, name);
+}
+
+/// `contains_many` answers as `contains` (checked against the reference above) on the same
+/// addresses: the batch takes other paths on large lists (searches side by side, a filter on
+/// the top address bits), so it is checked on the lists where those paths are taken.
+fn assert_batch_agrees(set: &CidrSet, ips: &[IpAddr], list: impl std::fmt::Debug) {
+    let mut batch = Vec::new();
+    set.contains_many(ips, &mut batch);
+    assert_eq!(batch.len(), ips.len());
+    for (ip, got) in ips.iter().zip(batch) {
+        assert_eq!(got, set.contains(*ip), "{list:?}, batch: {ip}");
     }
 }
 
