@@ -36,20 +36,21 @@
 //! 4 bytes per IPv4 boundary plus the directory (1.6 bytes per prefix in all for the full IPv4
 //! BGP table); IPv6 keys take 8 bytes.
 //!
-//! **Batches** ([`contains_each`]) of a set whose buckets often overflow deeply run the searches of
-//! eight addresses side by side, round by round ([`RankIndex::rank_each`]), so their loads
-//! overlap instead of queueing behind each other.
+//! **Batches** ([`contains_each`]) of a set whose buckets often overflow deeply run the four-way
+//! searches of eight addresses side by side, round by round ([`RankIndex::rank_each`]), so their
+//! loads overlap instead of queueing behind each other.
 //!
 //! Known shortcoming: IPv6 prefixes cluster at every scale (most of the BGP table sits in a
 //! few /12s, then in a few /32s within them), so equal-width buckets overflow for most IPv6
 //! keys (90 % of the hits on a 10 000-prefix sample of the BGP table land in a bucket larger
 //! than its window) and a lookup there pays a search of six four-way rounds over 64-bit keys,
 //! compared one at a time (SSE2 has no 64-bit compare): single lookups on IPv6 lists of 10 000
-//! prefixes and more are only 1.5 to 1.65 times as fast as the fastest peer crate at 50 % hits,
-//! batches 1.8 to 1.9 times. Splitting overflowing buckets with child directories helps that
-//! case but slows IPv6 misses and IPv4 lookups and doubles the IPv6 memory, and summary levels
-//! over the keys cost more than they save (measurements in BENCHMARKS.md); an index over 32-bit
-//! key fragments, compared eight at a time as the IPv4 keys are, is the likelier fix.
+//! prefixes and more are only about 1.6 times as fast as the fastest peer crate at 50 % hits
+//! (batches, which overlap eight searches, 2.6 to 2.8 times). Splitting overflowing buckets with
+//! child directories helps that case but slows IPv6 misses and IPv4 lookups and doubles the
+//! IPv6 memory, and summary levels over the keys cost more than they save, with 64-bit keys
+//! and with keys split into 32-bit halves (measurements in BENCHMARKS.md): the search is bound
+//! by instructions, and a lookup structure needing fewer of them per key is still to be found.
 //!
 //! IPv6 prefixes of length `<= 64` (nearly all real ones) are looked up on the top 64 bits only;
 //! longer ones live in a separate sorted `u128` array. When there are any, the top-64-bit ranges
