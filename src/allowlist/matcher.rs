@@ -11,8 +11,9 @@
 //!
 //! **Tiny sets** (at most [`WINDOW`] = 8 boundaries, i.e. up to four intervals per family) are
 //! a fixed array compared whole against the probe, with no directory and no branch: keys below
-//! `2^32` (every IPv4 set) as sign-flipped `i32`s, so the compiler uses two SSE2 compares and reads the parity of the
-//! compare mask from the CPU's parity flag.
+//! `2^32` (every IPv4 set) as sign-flipped `i32`s, so the compiler uses two SSE2 compares and
+//! reads the parity of the compare mask from the CPU's parity flag; wider keys (IPv6) as pairs
+//! of sign-flipped 32-bit halves, compared a few vector instructions at a time.
 //!
 //! **Larger sets** use [`RankIndex`], which counts the keys `<= x` over sorted `u64` keys:
 //!
@@ -1109,8 +1110,8 @@ pub(super) enum Parity {
     /// Up to [`WINDOW`] boundaries below `2^32`, compared all at once with no directory (as
     /// [`bias`]ed `i32`s, in vector lanes).
     Tiny32(Tiny<i32>),
-    /// Up to [`WINDOW`] boundaries of any size.
-    Tiny64(Tiny<u64>),
+    /// Up to [`WINDOW`] boundaries of any size, as 32-bit halves.
+    Tiny64(TinyPairs),
     Indexed(RankIndex),
 }
 
@@ -1155,6 +1156,51 @@ impl<S: Copy + Ord> Tiny<S> {
     }
 }
 
+/// Up to [`WINDOW`] boundaries of any size, as in [`Tiny`], each split into its top and bottom
+/// 32 bits ([`bias`]ed): SSE2 has no 64-bit compare, so `u64` keys would be compared one at a
+/// time, where the pairs take a few vector instructions.
+#[derive(Clone)]
+pub(super) struct TinyPairs {
+    hi: [i32; WINDOW],
+    lo: [i32; WINDOW],
+    flip: bool,
+    /// The number of boundaries.
+    len: usize,
+}
+
+impl TinyPairs {
+    fn new(bounds: &[u64]) -> Self {
+        let tiny = Tiny::new(bounds.iter().copied(), u64::MIN, u64::MAX);
+        Self {
+            hi: tiny.keys.map(|k| bias((k >> 32) as u32)),
+            lo: tiny.keys.map(|k| bias(k as u32)),
+            flip: tiny.flip,
+            len: tiny.len,
+        }
+    }
+
+    /// Out of line, as [`Tiny::contains`].
+    #[inline(never)]
+    fn contains(&self, x: u64) -> bool {
+        self.contains_inline(x)
+    }
+
+    #[inline(always)]
+    fn contains_inline(&self, x: u64) -> bool {
+        let pair = (bias((x >> 32) as u32), bias(x as u32));
+        self.flip ^ (count_pairs(&self.hi, &self.lo, pair) & 1 == 1)
+    }
+}
+
+/// The number of pairs `(hi[i], lo[i]) <= (xh, xl)`, written without short-circuits so the
+/// compiler compares all lanes at once.
+#[inline(always)]
+fn count_pairs<const N: usize>(hi: &[i32; N], lo: &[i32; N], (xh, xl): (i32, i32)) -> usize {
+    hi.iter().zip(lo).fold(0u32, |c, (h, l)| {
+        c + (u32::from(*h < xh) | (u32::from(*h == xh) & u32::from(*l <= xl)))
+    }) as usize
+}
+
 impl Parity {
     /// The set with the given strictly increasing boundaries.
     pub(super) fn new(bounds: &[u64]) -> Self {
@@ -1167,7 +1213,7 @@ impl Parity {
                 i32::MAX,
             ))
         } else {
-            Self::Tiny64(Tiny::new(bounds.iter().copied(), u64::MIN, u64::MAX))
+            Self::Tiny64(TinyPairs::new(bounds))
         }
     }
 
@@ -1183,7 +1229,7 @@ impl Parity {
 
     fn bounds(&self) -> usize {
         match self {
-            Self::Tiny32(Tiny { len, .. }) | Self::Tiny64(Tiny { len, .. }) => *len,
+            Self::Tiny32(Tiny { len, .. }) | Self::Tiny64(TinyPairs { len, .. }) => *len,
             Self::Indexed(index) => index.len(),
         }
     }
@@ -1588,6 +1634,42 @@ mod tests {
                 ] {
                     let want = keys.partition_point(|k| *k <= p) & 1 == 1;
                     assert_eq!(parity.contains(p), want, "{p:#x} in {keys:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_tiny_set_of_wide_keys_compares_the_top_halves_first() {
+        // Keys sharing their top half, keys sharing their bottom half, and bottom halves on
+        // both sides of the sign bit the halves are biased by.
+        let keys: [u64; 8] = [
+            0x1_0000_0000,
+            0x1_0000_0005,
+            0x1_8000_0000,
+            0x1_ffff_ffff,
+            0x2_0000_0005,
+            0x8000_0000_0000_0000,
+            0x8000_0000_8000_0001,
+            0xffff_ffff_0000_0000,
+        ];
+        for n in 1..=keys.len() {
+            let keys = keys.get(..n).unwrap_or_default();
+            let parity = Parity::new(keys);
+            assert!(matches!(parity, Parity::Tiny64(_)));
+            let mut probes = vec![0, u64::MAX, 0x0_ffff_ffff, 0x2_0000_0000];
+            for k in keys {
+                probes.extend([k.wrapping_sub(1), *k, k.wrapping_add(1), k ^ 0x8000_0000]);
+            }
+            for p in probes {
+                let want = keys.partition_point(|k| *k <= p) & 1 == 1;
+                assert_eq!(parity.contains(p), want, "{p:#x} in {keys:x?}");
+                if let Parity::Tiny64(tiny) = &parity {
+                    assert_eq!(
+                        tiny.contains_inline(p),
+                        want,
+                        "{p:#x} in {keys:x?}, inlined"
+                    );
                 }
             }
         }
