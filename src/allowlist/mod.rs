@@ -50,8 +50,9 @@
 //!   the `l` IPv6 boundaries of prefixes longer than /64 when the address is near one, and
 //!   `O(e)` for `e` live expiring entries when the fast structure says no.
 //! - memory of the allow/deny structure: `2m` stored keys (4 or 8 bytes) plus `4 * 2^k` bytes
-//!   of directory, and an 8 KiB batch filter per family when it pays: 1.63 bytes per prefix on
-//!   the full IPv4 BGP table, 7.16 on the IPv6 one (whose keys need 64 bits). [`CidrSet::heap_bytes`] reports it.
+//!   of directory, and a batch filter per family when it pays (8 KiB, or 128 KiB for lists
+//!   that touch many of the top-16-bit buckets): 1.77 bytes per prefix on the full IPv4 BGP
+//!   table, 7.16 on the IPv6 one (whose keys need 64 bits). [`CidrSet::heap_bytes`] reports it.
 //! - the naming structure: at most `2n + 1` segments of one stored key plus a `u32` each, and
 //!   its own directory.
 //! - build: `O(n log n)` (one sort per structure).
