@@ -427,15 +427,17 @@ fn lookups(c: &mut Criterion) {
     }
 }
 
-/// With `CHECK_IP_INTERLEAVED=1` (instead of criterion): ours and the fastest peers take turns
-/// on the whole stream, 200 rounds, and the minimum ns per lookup of each is printed. On a shared
-/// machine the minimum of interleaved rounds is far steadier than medians taken minutes apart.
+/// With `CHECK_IP_INTERLEAVED=1` (instead of criterion): ours and the peers that are ever the
+/// fastest (poptrie, iptrie's LC-trie, prefix-trie's two lookups) take turns on the whole
+/// stream, 200 rounds, and the minimum ns per lookup of each is printed, with the fastest
+/// peer's time over ours for `check` and for `check_many`. On a shared machine the minimum of
+/// interleaved rounds is far steadier than medians taken minutes apart.
 fn interleaved(label: &str, impls: &Impls, ips: &[IpAddr]) {
     let now = now();
     let out = std::cell::RefCell::new(Vec::with_capacity(ips.len()));
-    let mut best = [f64::MAX; 7];
+    let mut best = [f64::MAX; 9];
     for _ in 0..200 {
-        let runs: [&dyn Fn() -> usize; 7] = [
+        let runs: [&dyn Fn() -> usize; 9] = [
             &|| {
                 count(black_box(ips), |ip| {
                     impls.ours.check(ip, Surface::Api, now) == Access::Allow
@@ -457,6 +459,8 @@ fn interleaved(label: &str, impls: &Impls, ips: &[IpAddr]) {
             &|| count(black_box(ips), |ip| black_box(ip).is_ipv4()),
             &|| count(black_box(ips), |ip| impls.poptrie(ip)),
             &|| count(black_box(ips), |ip| impls.prefix_trie_lpm(ip)),
+            &|| count(black_box(ips), |ip| impls.prefix_trie_spm(ip)),
+            &|| count(black_box(ips), |ip| impls.lc(ip)),
         ];
         for (b, run) in best.iter_mut().zip(runs) {
             // One untimed pass first, so every implementation is timed with its own structure
@@ -468,8 +472,9 @@ fn interleaved(label: &str, impls: &Impls, ips: &[IpAddr]) {
             *b = b.min(start.elapsed().as_secs_f64() * 1e9 / ips.len() as f64);
         }
     }
+    let fastest = best[5..].iter().copied().fold(f64::MAX, f64::min);
     eprintln!(
-        "interleaved {label:28} check {:5.1} named {:5.1} many {:5.1} set {:5.1} floor {:4.1} | poptrie {:5.1} lpm {:5.1} | ratio {:.2}",
+        "interleaved {label:28} check {:5.1} named {:5.1} many {:5.1} set {:5.1} floor {:4.1} | poptrie {:5.1} lpm {:5.1} spm {:5.1} lc {:5.1} | peer/check {:.2} peer/many {:.2}",
         best[0],
         best[1],
         best[2],
@@ -477,7 +482,10 @@ fn interleaved(label: &str, impls: &Impls, ips: &[IpAddr]) {
         best[4],
         best[5],
         best[6],
-        best[5].min(best[6]) / best[0]
+        best[7],
+        best[8],
+        fastest / best[0],
+        fastest / best[2],
     );
 }
 
