@@ -222,16 +222,62 @@ fn a_document_that_is_not_an_object_is_refused() {
 
 #[test]
 fn update_errors_name_the_field() {
-    let err =
-        SettingsUpdate::from_json(r#"{"session_policy": {"timeout_minutes": 0}}"#).unwrap_err();
-    assert_eq!(err.path(), "session_policy.timeout_minutes");
-    let err = SettingsUpdate::from_json(
-        r#"{"ip_allowlist": {"entries": [{"cidr": "10.0.0.0/8"}, {"cidr": "0203.0.113.9"}]}}"#,
+    let paths = |json: &str| -> Vec<String> {
+        let errors = SettingsUpdate::from_json(json).unwrap_err();
+        errors
+            .as_slice()
+            .iter()
+            .map(|e| e.path().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        paths(r#"{"session_policy": {"timeout_minutes": 0}}"#),
+        ["session_policy.timeout_minutes"]
+    );
+    assert_eq!(
+        paths(
+            r#"{"ip_allowlist": {"entries": [{"cidr": "10.0.0.0/8"}, {"cidr": "0203.0.113.9"}]}}"#
+        ),
+        ["ip_allowlist.entries[1].cidr"]
+    );
+    assert_eq!(
+        paths(r#"{"two_factor": {"required": "yes"}}"#),
+        ["two_factor.required"]
+    );
+}
+
+#[test]
+fn an_update_reports_every_bad_field_of_every_section() {
+    let errors = SettingsUpdate::from_json(
+        r#"{"session_policy": {"timeout_minutes": 0, "max_concurrent_sessions": 3,
+                               "reauth_window_minutes": -1},
+            "password_policy": {"min_length": 0},
+            "colour": "blue"}"#,
     )
     .unwrap_err();
-    assert_eq!(err.path(), "ip_allowlist.entries[1].cidr");
-    let err = SettingsUpdate::from_json(r#"{"two_factor": {"required": "yes"}}"#).unwrap_err();
-    assert_eq!(err.path(), "two_factor.required");
+    let paths: Vec<&str> = errors.as_slice().iter().map(|e| e.path()).collect();
+    assert_eq!(
+        paths,
+        [
+            "colour",
+            "password_policy.min_length",
+            "session_policy.reauth_window_minutes",
+            "session_policy.timeout_minutes",
+        ]
+    );
+    // A syntax error or a repeated key leaves nothing to split: one error.
+    assert_eq!(
+        SettingsUpdate::from_json("{").unwrap_err().as_slice().len(),
+        1
+    );
+    let twice = r#"{"password_policy": {"min_length": 0}, "password_policy": {"min_length": 0}}"#;
+    assert_eq!(
+        SettingsUpdate::from_json(twice)
+            .unwrap_err()
+            .as_slice()
+            .len(),
+        1
+    );
 }
 
 proptest! {

@@ -112,6 +112,12 @@ impl From<SettingsError> for ApiError {
     }
 }
 
+impl From<SettingsErrors> for ApiError {
+    fn from(errors: SettingsErrors) -> Self {
+        Self::from_settings_errors(&errors)
+    }
+}
+
 impl From<ServiceError> for ApiError {
     fn from(e: ServiceError) -> Self {
         match e {

@@ -197,7 +197,7 @@ async fn put_settings<S: Store + 'static>(
     uri: Uri,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
-    let update: SettingsUpdate = parse(&body, false)?;
+    let update = SettingsUpdate::from_json(utf8(&body)?)?;
     let request = caller.change(&api, &uri)?;
     let store_id = caller.store_id;
     let updated = write(
@@ -393,7 +393,14 @@ fn parse<T: DeserializeOwned>(body: &[u8], empty_is_object: bool) -> Result<T, A
     };
     // Read as strictly as a settings file: a repeated key is refused, whichever copy a proxy
     // or a reviewer would have believed.
-    let text = std::str::from_utf8(body).map_err(|e| {
+    let value = crate::settings::json::parse(utf8(body)?).map_err(ApiError::from)?;
+    serde_path_to_error::deserialize(value)
+        .map_err(|e| ApiError::from(SettingsError::from_path_error("", &e)))
+}
+
+/// The request body as text.
+fn utf8(body: &[u8]) -> Result<&str, ApiError> {
+    std::str::from_utf8(body).map_err(|e| {
         ApiError::new(
             ErrorCode::MalformedJson,
             format!(
@@ -401,10 +408,7 @@ fn parse<T: DeserializeOwned>(body: &[u8], empty_is_object: bool) -> Result<T, A
                 e.valid_up_to()
             ),
         )
-    })?;
-    let value = crate::settings::json::parse(text).map_err(ApiError::from)?;
-    serde_path_to_error::deserialize(value)
-        .map_err(|e| ApiError::from(SettingsError::from_path_error("", &e)))
+    })
 }
 
 /// The version an `If-Match` header names: `"N"` or `N`; `None` without the header. Two

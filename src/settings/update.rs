@@ -31,7 +31,7 @@ use crate::two_factor::{GraceHours, Method, TwoFactorPolicy};
 /// assert!(update.password_policy.is_some());
 ///
 /// let typo = SettingsUpdate::from_json(r#"{"password_policy": {"require_upercase": false}}"#);
-/// assert_eq!(typo.unwrap_err().path(), "password_policy.require_upercase");
+/// assert_eq!(typo.unwrap_err().as_slice()[0].path(), "password_policy.require_upercase");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug, Default, Eq, PartialEq, Serialize, Deserialize)]
@@ -59,11 +59,53 @@ impl SettingsUpdate {
     ///
     /// # Errors
     ///
-    /// The first [`SettingsError`] found, with its field path (or line and column for a syntax
-    /// error). A key repeated within one object is [`SettingsError::DuplicateField`].
-    pub fn from_json(text: &str) -> Result<Self, SettingsError> {
+    /// Every bad field, each [`SettingsError`] with its path, in the order of the paths: each
+    /// field of each section is read on its own once the whole update has failed, so one bad
+    /// field does not hide another. A syntax error (with its line and column) or a key repeated
+    /// within one object ([`SettingsError::DuplicateField`]) is the only error reported.
+    pub fn from_json(text: &str) -> Result<Self, SettingsErrors> {
         let value = super::json::parse(text)?;
-        serde_path_to_error::deserialize(value).map_err(|e| SettingsError::from_path_error("", &e))
+        let first = match serde_path_to_error::deserialize(value.clone()) {
+            Ok(update) => return Ok(update),
+            Err(e) => SettingsError::from_path_error("", &e),
+        };
+        let mut errors = Vec::new();
+        if let Value::Object(sections) = value {
+            for (name, section) in sections {
+                match section {
+                    Value::Object(fields) if fields.len() > 1 => {
+                        for (field, v) in fields {
+                            let within = format!("{name}.{field}");
+                            let one = Value::Object([(field, v)].into_iter().collect());
+                            probe_update(&name, one, &within, &mut errors);
+                        }
+                    }
+                    section => probe_update(&name, section, &name.clone(), &mut errors),
+                }
+            }
+        }
+        if !errors.contains(&first) {
+            errors.insert(0, first);
+        }
+        Err(SettingsErrors::new(errors))
+    }
+}
+
+/// Reads an update made of the one section `name` holding `value`, and records its error if it
+/// lies within the field path `within` (an error elsewhere would come from the missing rest of
+/// the section, not from this field).
+fn probe_update(name: &str, value: Value, within: &str, errors: &mut Vec<SettingsError>) {
+    let update = Value::Object([(name.to_owned(), value)].into_iter().collect());
+    let Err(e) = serde_path_to_error::deserialize::<_, SettingsUpdate>(update) else {
+        return;
+    };
+    let e = SettingsError::from_path_error("", &e);
+    let inside = e
+        .path()
+        .strip_prefix(within)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']));
+    if inside && !errors.contains(&e) {
+        errors.push(e);
     }
 }
 

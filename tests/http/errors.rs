@@ -57,6 +57,29 @@ async fn bad_bodies_are_400_or_422_with_the_field_path() {
         "session_policy.timeout_minutes"
     );
 
+    // Every bad field is named, as the command line names them.
+    let two_bad =
+        json!({"session_policy": {"timeout_minutes": 0}, "password_policy": {"min_length": 0}});
+    let body = expect_error(
+        server.put("", &two_bad).send().await.unwrap(),
+        422,
+        "validation_failed",
+    )
+    .await;
+    let paths: Vec<&str> = body["error"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            "password_policy.min_length",
+            "session_policy.timeout_minutes"
+        ]
+    );
+
     let entry = json!({"cidr": "203.0.113.0/24", "id": "ip_mine"});
     let body = expect_error(
         server.post("/ip-allowlist", &entry).send().await.unwrap(),

@@ -26,31 +26,11 @@ pub fn load_settings(path: &Path) -> Result<SecuritySettings, String> {
 }
 
 /// Reads an update file: `Ok(Err(errors))` when it was read but is not a valid update, with
-/// every error found (at most one per top-level field, as `validate` reports a settings file),
-/// each with its field path.
+/// every error found, each with its field path.
 #[cfg(feature = "sqlite")]
 pub fn read_update(path: &Path) -> Result<Result<SettingsUpdate, Vec<SettingsError>>, String> {
-    let text = read(path)?;
-    let first = match SettingsUpdate::from_json(&text) {
-        Ok(update) => return Ok(Ok(update)),
-        Err(e) => e,
-    };
-    // The library stops at the first error; each top-level field is read alone for the rest.
-    // A syntax error or repeated key leaves nothing to split, and the first error stands.
-    let Ok(serde_json::Value::Object(fields)) = serde_json::from_str(&text) else {
-        return Ok(Err(vec![first]));
-    };
-    let mut errors: Vec<SettingsError> = fields
-        .into_iter()
-        .filter_map(|(key, value)| {
-            let one = serde_json::Value::Object([(key, value)].into_iter().collect());
-            SettingsUpdate::from_json(&one.to_string()).err()
-        })
-        .collect();
-    if !errors.contains(&first) {
-        errors.insert(0, first);
-    }
-    Ok(Err(errors))
+    Ok(SettingsUpdate::from_json(&read(path)?)
+        .map_err(whale_security::settings::SettingsErrors::into_vec))
 }
 
 /// Prints each error as `error: PATH: MESSAGE` on standard error: the answer of a command whose
