@@ -20,7 +20,7 @@ for bench in root.glob("**/new/benchmark.json"):
     if not group.startswith("check_ip/") or group.startswith("check_ip/build"):
         continue
     est = json.loads((bench.parent / "estimates.json").read_text())
-    ns = est["median"]["point_estimate"] / STREAM
+    ns = est["median"]["point_estimate"] / meta.get("throughput", {}).get("Elements", STREAM)
     rows.setdefault(group, {})[meta["function_id"]] = ns
 
 def order(group):
