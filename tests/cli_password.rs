@@ -141,3 +141,17 @@ fn a_malformed_history_file_is_an_error_naming_the_file_and_line() {
         assert!(!stderr.contains(tail), "{stderr}");
     }
 }
+
+/// Context words only feed the strength estimate: with no `min_strength` in the policy they
+/// change nothing, and the command says so instead of passing in silence.
+#[test]
+fn context_words_without_min_strength_get_a_note() {
+    let out = run(&["--context", "Whalemart", "--json"], b"Whalemart-2026");
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(json(&out)["valid"], true);
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("min_strength"), "{stderr}");
+    // Without --context there is nothing to note.
+    let out = run(&["--json"], b"Whalemart-2026");
+    assert!(out.stderr.is_empty());
+}

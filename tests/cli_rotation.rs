@@ -25,13 +25,15 @@ fn rotation_is_not_due_before_and_due_at_the_spec_next_rotation() {
     assert_eq!(code, Some(1));
     assert_eq!(
         value,
-        json!({"due": false, "next_rotation": "2026-04-01T00:00:00.000Z"})
+        json!({"due": false, "next_rotation": "2026-04-01T00:00:00.000Z",
+               "basis": {"from": "last_rotation", "at": "2026-01-01T00:00:00.000Z"}})
     );
     let (code, value) = rotation("data/spec-settings.json", "2026-04-01T00:00:00Z");
     assert_eq!(code, Some(0));
     assert_eq!(
         value,
-        json!({"due": true, "next_rotation": "2026-04-01T00:00:00.000Z"})
+        json!({"due": true, "next_rotation": "2026-04-01T00:00:00.000Z",
+               "basis": {"from": "last_rotation", "at": "2026-01-01T00:00:00.000Z"}})
     );
 }
 
@@ -50,7 +52,10 @@ fn rotation_reports_disabled_as_never_due_and_bad_input_as_exit_2() {
     std::fs::write(&path, doc.to_string()).unwrap();
     let (code, value) = rotation(path.to_str().unwrap(), "2030-01-01T00:00:00Z");
     assert_eq!(code, Some(1));
-    assert_eq!(value, json!({"due": false, "next_rotation": null}));
+    assert_eq!(
+        value,
+        json!({"due": false, "next_rotation": null, "basis": null})
+    );
 
     let out = run(&[
         "rotation",
@@ -60,4 +65,24 @@ fn rotation_reports_disabled_as_never_due_and_bad_input_as_exit_2() {
         "yesterday",
     ]);
     assert_eq!(out.status.code(), Some(2));
+}
+
+/// A stored `next_rotation` too far ahead to trust is due at once, and the answer says why.
+#[test]
+fn a_schedule_too_far_ahead_is_due_now_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("settings.json");
+    let mut settings: Value =
+        serde_json::from_str(&std::fs::read_to_string("data/spec-settings.json").unwrap()).unwrap();
+    let policy = &mut settings["api_key_rotation"];
+    policy.as_object_mut().unwrap().remove("last_rotation");
+    policy["next_rotation"] = json!("2030-01-01T00:00:00.000Z");
+    std::fs::write(&file, settings.to_string()).unwrap();
+    let (code, value) = rotation(file.to_str().unwrap(), "2026-03-10T12:00:00Z");
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        value,
+        json!({"due": true, "next_rotation": "2026-03-10T12:00:00.000Z",
+               "basis": {"from": "recorded_in_future", "at": "2030-01-01T00:00:00.000Z"}})
+    );
 }

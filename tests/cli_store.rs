@@ -189,3 +189,55 @@ fn a_missing_or_garbage_database_cannot_run() {
         text(&out.stderr)
     );
 }
+
+/// `settings update` runs the same guards as the API: the 2FA guard for `--actor`, the lockout
+/// guard for `--from`, and `--force` overrides both, as their refusals say.
+#[test]
+fn settings_update_guards_the_actor_and_the_caller_unless_forced() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("security.db");
+    let db = path(&db);
+    let at = ["--now", "2026-03-11T00:00:00Z"];
+    let out = run(&["settings", "import", "--db", db, "data/spec-settings.json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = run(&["members", "import", "--db", db, "data/members.json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+
+    // The owner has only TOTP: an SMS-only policy would block them.
+    let sms = dir.path().join("sms.json");
+    std::fs::write(&sms, r#"{"two_factor": {"methods": ["sms"]}}"#).unwrap();
+    let update = |extra: &[&str], file: &Path| {
+        let mut args = vec!["settings", "update", "--db", db, "--actor", "user_d4e5f6a7"];
+        args.extend(at);
+        args.extend(extra);
+        args.push(path(file));
+        run(&args)
+    };
+    let refused = update(&[], &sms);
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused.stderr));
+    assert!(
+        text(&refused.stderr).contains("--force"),
+        "{}",
+        text(&refused.stderr)
+    );
+    let forced = update(&["--force"], &sms);
+    assert_eq!(forced.status.code(), Some(0), "{}", text(&forced.stderr));
+
+    // A list without the caller's address would lock it out on the surface it uses.
+    let narrow = dir.path().join("narrow.json");
+    std::fs::write(
+        &narrow,
+        r#"{"ip_allowlist": {"entries": [{"cidr": "198.51.100.42/32"}]}}"#,
+    )
+    .unwrap();
+    let from = ["--from", "203.0.113.9", "--surface", "dashboard"];
+    let refused = update(&from, &narrow);
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused.stderr));
+    let message = text(&refused.stderr);
+    assert!(
+        message.contains("203.0.113.9") && message.contains("--force"),
+        "{message}"
+    );
+    let forced = update(&[&from[..], &["--force"]].concat(), &narrow);
+    assert_eq!(forced.status.code(), Some(0), "{}", text(&forced.stderr));
+}

@@ -4,10 +4,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use whale_security::SecuritySettings;
+use whale_security::allowlist::parse_ip;
 use whale_security::id::UserId;
 use whale_security::service::{ChangeRequest, ServiceError};
 use whale_security::store::Version;
 
+use crate::common::SurfaceArg;
 use crate::{common, db};
 
 #[derive(clap::Subcommand)]
@@ -55,6 +57,16 @@ pub enum Args {
         /// an audit entry's sequence number).
         #[arg(long)]
         if_version: Option<u64>,
+        /// The client address the change comes from (on --surface), for the lockout guard: a
+        /// change after which the allowlist would deny it is refused.
+        #[arg(long = "from", value_name = "IP")]
+        from: Option<String>,
+        /// The surface --from arrives on.
+        #[arg(long, value_enum, ignore_case = true, default_value = "api")]
+        surface: SurfaceArg,
+        /// Apply the change even if it would block the actor (2FA) or lock out --from.
+        #[arg(long)]
+        force: bool,
         /// The instant recorded (RFC 3339); the system clock when absent.
         #[arg(long)]
         now: Option<String>,
@@ -105,6 +117,9 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
             store,
             actor,
             if_version,
+            from,
+            surface,
+            force,
             now,
             file,
         } => {
@@ -113,7 +128,14 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
                 Err(errors) => return Ok(common::print_errors(&errors)),
             };
             let actor = UserId::new(actor.as_str()).map_err(|e| format!("--actor: {e}"))?;
-            let request = ChangeRequest::new(actor, common::now(now.as_deref())?);
+            let mut request = ChangeRequest::new(actor, common::now(now.as_deref())?);
+            if let Some(text) = from {
+                let ip = parse_ip(text).map_err(|e| format!("--from: {e}"))?;
+                request = request.from_client(ip, (*surface).into());
+            }
+            if *force {
+                request = request.force();
+            }
             let service = db::open(db)?;
             let store_id = db::store_id(&service, store.as_deref())?;
             let expected = match if_version {
@@ -134,6 +156,9 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(ServiceError::Rejected(errors)) => Ok(common::print_errors(errors.as_slice())),
+                Err(e @ (ServiceError::WouldLockOut { .. } | ServiceError::WouldBlockActor(_))) => {
+                    Err(format!("{e} (--force)"))
+                }
                 Err(e) => Err(e.to_string()),
             }
         }

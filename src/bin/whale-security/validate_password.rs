@@ -20,7 +20,9 @@ pub struct Args {
     /// The settings file (JSON); its password_policy is applied.
     #[arg(long)]
     settings: PathBuf,
-    /// Words the password must not be built from: the member's email and name, the store's name.
+    /// Words an attacker would try first (the member's email and name, the store's name): a
+    /// password built from them scores lower in the strength check, so they count only when the
+    /// policy sets `min_strength`.
     #[arg(long = "context", value_name = "WORD")]
     context: Vec<String>,
     /// The member's stored argon2id PHC hashes, one per line, newest (the current) first; a
@@ -46,7 +48,14 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
     let context = PasswordContext::new()
         .with_words(args.context.iter().map(String::as_str))
         .with_history(&history);
-    let decision = validate_password(settings.password_policy(), &password, &context);
+    let policy = settings.password_policy();
+    if !args.context.is_empty() && policy.min_strength.is_none() {
+        eprintln!(
+            "note: --context has no effect: the policy sets no min_strength, the only check that \
+             uses context words"
+        );
+    }
+    let decision = validate_password(policy, &password, &context);
     print(&decision, args.json, cut)?;
     Ok(if decision.permits() {
         ExitCode::SUCCESS
