@@ -250,7 +250,19 @@ fn split_hops<'a>(
                 problem: "empty header",
             });
         }
-        for element in value.split(',') {
+        // `Forwarded` values may be quoted strings holding commas; `X-Forwarded-For` has no
+        // quoting, so a quote there is text (and fails as an address).
+        let elements = match header {
+            ForwardedHeader::XForwardedFor => value.split(',').collect(),
+            ForwardedHeader::Forwarded => {
+                split_unquoted(value, b',').map_err(|problem| ClientIpError::Malformed {
+                    header: name,
+                    element: shorten(value),
+                    problem,
+                })?
+            }
+        };
+        for element in elements {
             let element = element.trim_matches([' ', '\t']);
             if element.is_empty() {
                 return Err(ClientIpError::Malformed {
@@ -281,6 +293,11 @@ fn split_hops<'a>(
 }
 
 /// The `for=` value of one `Forwarded` element, unquoted.
+///
+/// Every parameter is checked against the grammar of RFC 7239 (section 4): a token, `=`, and a
+/// token or a quoted string. Values of other parameters are not read, but a quoted one may hold
+/// `,`, `;` and `=` as text (a `host` carries the client's own Host header), so separators are
+/// only looked for outside quotes.
 fn forwarded_for(element: &str) -> Result<&str, ClientIpError> {
     let malformed = |problem| ClientIpError::Malformed {
         header: "Forwarded",
@@ -288,36 +305,85 @@ fn forwarded_for(element: &str) -> Result<&str, ClientIpError> {
         problem,
     };
     let mut found = None;
-    for pair in element.split(';') {
+    for pair in split_unquoted(element, b';').map_err(malformed)? {
         let pair = pair.trim_matches([' ', '\t']);
         if pair.is_empty() {
             // `for=a;;proto=b`: the grammar allows empty parameters.
             continue;
         }
+        // The name is a token, which holds no quote, so the first `=` ends it.
         let Some((key, value)) = pair.split_once('=') else {
             return Err(malformed("a parameter has no `=`"));
         };
         if key.is_empty() || !key.bytes().all(is_tchar) {
             return Err(malformed("a parameter name is not a token"));
         }
+        let quoted = match value.strip_prefix('"') {
+            Some(rest) => Some(quoted_string(rest).ok_or_else(|| malformed("bad quoting"))?),
+            None if !value.is_empty() && value.bytes().all(is_tchar) => None,
+            // A token cannot hold `:` or `[]`: IPv6 nodes and ports must be quoted.
+            None => return Err(malformed("a value is neither a token nor a quoted string")),
+        };
         if !key.eq_ignore_ascii_case("for") {
             continue;
         }
         if found.is_some() {
             return Err(malformed("`for` appears twice"));
         }
-        let value = match value.strip_prefix('"') {
-            Some(rest) => rest
-                .strip_suffix('"')
-                .filter(|v| !v.contains('"') && !v.contains('\\'))
-                .ok_or_else(|| malformed("bad quoting"))?,
-            // A token cannot hold `:` or `[]`: IPv6 nodes and ports must be quoted.
-            None if value.bytes().all(is_tchar) => value,
-            None => return Err(malformed("an unquoted value with `:` or `[]` (quote it)")),
-        };
-        found = Some(value);
+        found = Some(match quoted {
+            // A node never needs an escape: one in a `for` value is refused, not unescaped.
+            Some(inner) if inner.contains('\\') => return Err(malformed("bad quoting")),
+            Some(inner) => inner,
+            None => value,
+        });
     }
     found.ok_or_else(|| malformed("no `for=` parameter"))
+}
+
+/// `text` cut at each `separator` outside quoted strings (a `\` inside quotes escapes the next
+/// character); an error when a quoted string is not closed.
+fn split_unquoted(text: &str, separator: u8) -> Result<Vec<&str>, &'static str> {
+    let mut parts = Vec::new();
+    let (mut start, mut quoted, mut escaped) = (0, false, false);
+    for (i, b) in text.bytes().enumerate() {
+        if escaped {
+            escaped = false;
+        } else if quoted && b == b'\\' {
+            escaped = true;
+        } else if b == b'"' {
+            quoted = !quoted;
+        } else if !quoted && b == separator {
+            // `separator` is ASCII, so `i` is a character boundary.
+            parts.push(text.get(start..i).unwrap_or_default());
+            start = i.saturating_add(1);
+        }
+    }
+    if quoted {
+        return Err("a quoted string is not closed");
+    }
+    parts.push(text.get(start..).unwrap_or_default());
+    Ok(parts)
+}
+
+/// The inside of a quoted string whose opening quote is already stripped: `rest` must end at its
+/// closing quote, with no other unescaped quote and no control character but tab
+/// (RFC 9110, section 5.6.4). Escapes are left in place.
+fn quoted_string(rest: &str) -> Option<&str> {
+    let mut escaped = false;
+    for (i, b) in rest.bytes().enumerate() {
+        if b.is_ascii_control() && b != b'\t' {
+            return None;
+        }
+        if escaped {
+            escaped = false;
+        } else if b == b'\\' {
+            escaped = true;
+        } else if b == b'"' {
+            // The closing quote must end the value.
+            return (i.saturating_add(1) == rest.len()).then(|| rest.get(..i)).flatten();
+        }
+    }
+    None
 }
 
 /// Whether `b` may appear in an HTTP token (RFC 9110, section 5.6.2).
@@ -603,6 +669,41 @@ mod tests {
         ));
         assert!(resolve_client_ip(ip("10.0.0.1"), &["proto=https"], &p).is_err());
         assert!(resolve_client_ip(ip("10.0.0.1"), &[r#"for="203.0.113.9"#], &p).is_err());
+    }
+
+    /// Commas, semicolons and `=` inside a quoted value (a `host` holds the client's Host header,
+    /// whose text the client chose) are text, not separators: they cannot smuggle a `for=`.
+    #[test]
+    fn quoted_values_of_any_parameter_cannot_split_the_header() {
+        let p = proxies(ForwardedHeader::Forwarded);
+        for header in [
+            r#"for=6.6.6.6;host="x,for=203.0.113.9;a=""#,
+            r#"for=6.6.6.6;host="x,for=203.0.113.9;a=";proto=https"#,
+            r#"for=6.6.6.6;host="a;for=203.0.113.9""#,
+            r#"for=6.6.6.6;host="a\",for=203.0.113.9""#,
+            r#"for=6.6.6.6;host="a\\", for=10.0.0.3"#,
+        ] {
+            let got = resolve_client_ip(ip("10.0.0.1"), &[header], &p).unwrap();
+            assert_eq!(got.addr, ip("6.6.6.6"), "{header}");
+        }
+        for bad in [
+            // An unterminated quoted string, with or without an escaped quote.
+            r#"for=6.6.6.6;host="x, for=203.0.113.9"#,
+            r#"for=6.6.6.6;host="x\", for=203.0.113.9"#,
+            // Text after a closing quote, and a quote inside a token.
+            r#"for=6.6.6.6;host="x"y, for=203.0.113.9"#,
+            r#"for=6.6.6.6;host=x"y", for=203.0.113.9"#,
+            // An unquoted value that is not a token, for any parameter.
+            "for=6.6.6.6;host=a b, for=203.0.113.9",
+            "for=6.6.6.6;host=, for=203.0.113.9",
+            // A control character in a quoted value.
+            "for=6.6.6.6;host=\"a\u{1}b\", for=203.0.113.9",
+        ] {
+            assert!(
+                resolve_client_ip(ip("10.0.0.1"), &[bad], &p).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]
