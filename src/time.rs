@@ -92,7 +92,7 @@ pub fn beyond_clock_skew(stored: DateTime<Utc>, now: DateTime<Utc>) -> bool {
 
 /// Serde adapter for a required instant in the crate's RFC 3339 form.
 pub mod rfc3339 {
-    use chrono::{DateTime, Utc};
+    use chrono::{DateTime, SubsecRound, Utc};
     use serde::{Deserialize, Deserializer, Serializer, de};
 
     /// Writes `t` as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
@@ -104,16 +104,28 @@ pub mod rfc3339 {
         s.serialize_str(&super::format(*t))
     }
 
-    /// Reads an RFC 3339 instant with any offset.
+    /// Reads an RFC 3339 instant with any offset, as [`serialize`] will write it back: digits
+    /// finer than a millisecond are cut, so a decision made on the value read is the decision
+    /// made on the value stored.
     ///
     /// # Errors
     ///
-    /// When the value is not a string in RFC 3339 form.
+    /// When the value is not a string in RFC 3339 form, or its instant in UTC falls outside the
+    /// years 0000 to 9999 (see [`writable`](super::writable)): an offset can carry a date
+    /// written in range out of it, and a document holding it could not be read again.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
         let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        super::parse(&text).map_err(|e| {
-            de::Error::custom(format_args!("`{text}` is not an RFC 3339 timestamp: {e}"))
-        })
+        let shown = || crate::quote::shorten(&text);
+        let t = super::parse(&text).map_err(|e| {
+            de::Error::custom(format_args!("`{}` is not an RFC 3339 timestamp: {e}", shown()))
+        })?;
+        let t = super::writable(t).ok_or_else(|| {
+            de::Error::custom(format_args!(
+                "`{}` is outside the years 0000 to 9999 once converted to UTC",
+                shown()
+            ))
+        })?;
+        Ok(t.trunc_subsecs(3))
     }
 }
 

@@ -218,3 +218,19 @@ fn lint_allowlist_holds_a_plain_list_to_the_entry_limit() {
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(stderr.contains("50001 entries; at most 50000"), "{stderr}");
 }
+
+/// `--now` must be an instant a document can hold: it becomes the `added_at` of a plain list's
+/// entries, so one outside the years 0000 to 9999 in UTC is a bad option (exit 2), not an error
+/// in the file.
+#[test]
+fn a_now_outside_the_writable_years_is_a_bad_option() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("list.txt");
+    std::fs::write(&path, "10.0.0.0/8\n").unwrap();
+    for now in ["0000-01-01T00:00:00+00:01", "9999-12-31T23:59:59-23:59"] {
+        let out = run(&["lint-allowlist", path.to_str().unwrap(), "--now", now]);
+        assert_eq!(out.status.code(), Some(2), "{now}");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert!(stderr.contains("--now"), "{stderr}");
+    }
+}

@@ -545,3 +545,42 @@ fn a_computed_instant_past_year_9999_is_refused_not_written_unreadably() {
     let again = SecuritySettings::from_json(&settings.to_json_pretty()).unwrap();
     assert_eq!(settings, again);
 }
+
+/// An instant is read only if it can be written back as it was read: UTC years 0000 to 9999
+/// (an offset can push a date written in range out of it), and milliseconds, the precision every
+/// stored document keeps (finer digits are cut on reading, so a decision does not change once
+/// the document is saved).
+#[test]
+fn instants_are_read_as_they_will_be_written() {
+    for (pointer, text) in [
+        ("/updated_at", "0000-01-01T00:00:00+00:01"),
+        ("/ip_allowlist/entries/0/added_at", "9999-12-31T23:59:59-23:59"),
+        ("/api_key_rotation/next_rotation", "9999-12-31T23:30:00-01:00"),
+    ] {
+        assert_eq!(
+            paths(with(pointer, Value::from(text))),
+            [pointer.trim_start_matches('/').replace("/entries/0/", ".entries[0].").replace('/', ".")],
+            "{text}"
+        );
+    }
+    let update = SettingsUpdate::from_json(
+        r#"{"ip_allowlist": {"entries": [{"cidr": "203.0.113.0/24",
+            "expires_at": "9999-12-31T23:59:59-23:59"}]}}"#,
+    )
+    .unwrap_err();
+    assert_eq!(
+        update.as_slice()[0].path(),
+        "ip_allowlist.entries[0].expires_at"
+    );
+
+    let fine = with(
+        "/ip_allowlist/entries/0/added_at",
+        Value::from("2026-03-01T12:00:00.000999Z"),
+    )
+    .unwrap();
+    let added = fine.ip_allowlist().entries[0].added_at;
+    assert_eq!(whale_security::time::format(added), "2026-03-01T12:00:00.000Z");
+    assert_eq!(added.timestamp_subsec_nanos(), 0);
+    let again = SecuritySettings::from_json(&fine.to_json_pretty()).unwrap();
+    assert_eq!(again, fine);
+}

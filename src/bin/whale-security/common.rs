@@ -77,10 +77,17 @@ pub fn now(arg: Option<&str>) -> Result<DateTime<Utc>, String> {
 /// value and the format expected, with an example, since chrono's own words ("premature end of
 /// input") do not say that a date alone or a time without an offset is refused.
 pub fn instant(flag: &str, text: &str) -> Result<DateTime<Utc>, String> {
-    whale_security::time::parse(text).map_err(|e| {
+    let t = whale_security::time::parse(text).map_err(|e| {
         format!(
             "{flag} `{}` is not an RFC 3339 timestamp ({e}): give a date, a time and an offset, \
              such as 2026-03-10T12:00:00Z or 2026-03-10T13:00:00+01:00",
+            shorten(text)
+        )
+    })?;
+    // The instant may be stored (a plain list's `added_at`, an audit entry's time).
+    whale_security::time::writable(t).ok_or_else(|| {
+        format!(
+            "{flag} `{}` is outside the years 0000 to 9999 once converted to UTC",
             shorten(text)
         )
     })
