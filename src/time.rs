@@ -117,7 +117,10 @@ pub mod rfc3339 {
         let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
         let shown = || crate::quote::shorten(&text);
         let t = super::parse(&text).map_err(|e| {
-            de::Error::custom(format_args!("`{}` is not an RFC 3339 timestamp: {e}", shown()))
+            de::Error::custom(format_args!(
+                "`{}` is not an RFC 3339 timestamp: {e}",
+                shown()
+            ))
         })?;
         let t = super::writable(t).ok_or_else(|| {
             de::Error::custom(format_args!(

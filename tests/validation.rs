@@ -554,12 +554,21 @@ fn a_computed_instant_past_year_9999_is_refused_not_written_unreadably() {
 fn instants_are_read_as_they_will_be_written() {
     for (pointer, text) in [
         ("/updated_at", "0000-01-01T00:00:00+00:01"),
-        ("/ip_allowlist/entries/0/added_at", "9999-12-31T23:59:59-23:59"),
-        ("/api_key_rotation/next_rotation", "9999-12-31T23:30:00-01:00"),
+        (
+            "/ip_allowlist/entries/0/added_at",
+            "9999-12-31T23:59:59-23:59",
+        ),
+        (
+            "/api_key_rotation/next_rotation",
+            "9999-12-31T23:30:00-01:00",
+        ),
     ] {
         assert_eq!(
             paths(with(pointer, Value::from(text))),
-            [pointer.trim_start_matches('/').replace("/entries/0/", ".entries[0].").replace('/', ".")],
+            [pointer
+                .trim_start_matches('/')
+                .replace("/entries/0/", ".entries[0].")
+                .replace('/', ".")],
             "{text}"
         );
     }
@@ -579,7 +588,10 @@ fn instants_are_read_as_they_will_be_written() {
     )
     .unwrap();
     let added = fine.ip_allowlist().entries[0].added_at;
-    assert_eq!(whale_security::time::format(added), "2026-03-01T12:00:00.000Z");
+    assert_eq!(
+        whale_security::time::format(added),
+        "2026-03-01T12:00:00.000Z"
+    );
     assert_eq!(added.timestamp_subsec_nanos(), 0);
     let again = SecuritySettings::from_json(&fine.to_json_pretty()).unwrap();
     assert_eq!(again, fine);

@@ -380,7 +380,9 @@ fn quoted_string(rest: &str) -> Option<&str> {
             escaped = true;
         } else if b == b'"' {
             // The closing quote must end the value.
-            return (i.saturating_add(1) == rest.len()).then(|| rest.get(..i)).flatten();
+            return (i.saturating_add(1) == rest.len())
+                .then(|| rest.get(..i))
+                .flatten();
         }
     }
     None

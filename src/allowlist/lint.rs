@@ -21,13 +21,15 @@ pub const MIN_IPV6_PREFIX: u8 = 32;
 pub enum LintWarning {
     /// The list is enforced but has no entries: every request on its surfaces is denied.
     EnabledEmpty,
-    /// The entry repeats an earlier entry's network.
+    /// The entry repeats the network of another entry that lives at least as long (the
+    /// earlier one, when both live as long), so removing it changes nothing.
     Duplicate {
         /// The repeating entry.
         entry: EntryId,
         /// Its network.
         cidr: Cidr,
-        /// The earlier entry with the same network.
+        /// The entry with the same network that makes it redundant: the longest-lived one,
+        /// the first in the list among those living as long.
         first: EntryId,
     },
     /// Every address of the entry is already allowed by a broader entry that lives at least as
@@ -262,9 +264,10 @@ pub fn lint_allowlist(list: &IpAllowlist, now: DateTime<Utc>) -> Vec<LintWarning
     warnings
 }
 
-/// For each entry, the index of an entry that makes it redundant: the innermost entry met
-/// before it (in the order below) whose network covers it and that lives at least as long, so
-/// an earlier entry with the same network, or a broader one.
+/// For each entry, the index of an entry that makes it redundant: another entry with the same
+/// network that lives at least as long (the longest-lived, first in the list among equals;
+/// wherever it stands in the list, so the answer does not depend on the order of the entries),
+/// else the innermost broader entry that lives at least as long.
 ///
 /// `O(n log n)`. Entries are visited by network, broader first at each start address, then in
 /// list order; the networks enclosing the current one form a chain of at most 129 distinct
@@ -312,6 +315,25 @@ fn covering(entries: &[AllowlistEntry]) -> Vec<Option<usize>> {
                 candidates.push((life, i));
             }
             _ => chain.push((entry.cidr, vec![(life, i)])),
+        }
+    }
+    // Entries of one network are adjacent in `order`, by index: each but the longest-lived
+    // (the first of those, on a tie) is a duplicate of it, even when it comes later in the list.
+    // The walk above only looked at earlier ones; for the longest-lived entry itself no earlier
+    // entry of its network qualified, so its answer there is already a broader network's.
+    for run in
+        order.chunk_by(|&a, &b| entries.get(a).map(|e| e.cidr) == entries.get(b).map(|e| e.cidr))
+    {
+        let longest = run.iter().copied().reduce(|best, i| {
+            let life = |k: usize| Life(entries.get(k).and_then(|e| e.expires_at));
+            if life(i) > life(best) { i } else { best }
+        });
+        for &i in run {
+            if longest != Some(i)
+                && let Some(slot) = result.get_mut(i)
+            {
+                *slot = longest;
+            }
         }
     }
     result
@@ -425,6 +447,20 @@ mod tests {
                 .find(|&s| outlives(entries[s].expires_at, entries[i].expires_at));
             stack.push(i);
         }
+        // Same network: the longest-lived entry, first among equals, wherever it stands.
+        for i in 0..entries.len() {
+            let longest = (0..entries.len())
+                .filter(|&j| entries[j].cidr == entries[i].cidr)
+                .max_by(|&a, &b| {
+                    Life(entries[a].expires_at)
+                        .cmp(&Life(entries[b].expires_at))
+                        .then(b.cmp(&a))
+                })
+                .unwrap();
+            if longest != i {
+                result[i] = Some(longest);
+            }
+        }
         result
     }
 
@@ -481,23 +517,34 @@ mod tests {
         }
     }
 
-    /// One network repeated with ever later expiries: each entry outlives every earlier one,
-    /// so none is redundant; the scan above took time quadratic in their number.
+    /// One network repeated with ever later expiries: the last entry outlives every other, so
+    /// each other is its duplicate, and reversed the first; the scan above took time quadratic
+    /// in their number.
     #[test]
-    fn a_network_repeated_with_later_and_later_expiries_has_no_redundant_entry() {
+    fn a_network_repeated_with_other_expiries_is_a_duplicate_of_its_longest_lived_entry() {
         let n = 50_000;
         let entries: Vec<AllowlistEntry> = (0..n)
             .map(|i| entry(i, "203.0.113.0/24", Some(i as i64)))
             .collect();
-        assert!(covering(&entries).iter().all(Option::is_none));
-        // Reversed, every entry but the first is outlived by all before it, and named as a
-        // duplicate of the one just before.
+        let found = covering(&entries);
+        assert_eq!(found[n - 1], None);
+        assert!((0..n - 1).all(|i| found[i] == Some(n - 1)));
         let entries: Vec<AllowlistEntry> = (0..n)
             .map(|i| entry(i, "203.0.113.0/24", Some((n - i) as i64)))
             .collect();
         let found = covering(&entries);
         assert_eq!(found[0], None);
-        assert!((1..n).all(|i| found[i] == Some(i - 1)));
+        assert!((1..n).all(|i| found[i] == Some(0)));
+    }
+
+    /// Whichever comes first in the list, the entry that expires sooner is the duplicate of the
+    /// permanent one with the same network.
+    #[test]
+    fn the_shorter_lived_of_two_equal_networks_is_the_duplicate_in_either_order() {
+        let temp = entry(0, "81.2.69.0/24", Some(24));
+        let perm = entry(1, "81.2.69.0/24", None);
+        assert_eq!(covering(&[temp.clone(), perm.clone()]), [Some(1), None]);
+        assert_eq!(covering(&[perm, temp]), [None, Some(0)]);
     }
 
     #[test]
