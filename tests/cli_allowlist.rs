@@ -234,3 +234,25 @@ fn a_now_outside_the_writable_years_is_a_bad_option() {
         assert!(stderr.contains("--now"), "{stderr}");
     }
 }
+
+/// A label is the admin's text, shown as written, except characters that display as nothing
+/// (a zero-width space, a soft hyphen): escaped, so two labels that look alike read apart.
+#[test]
+fn check_ip_shows_invisible_characters_of_a_label_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("settings.json");
+    let mut settings: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string("data/spec-settings.json").unwrap()).unwrap();
+    settings["ip_allowlist"]["entries"][0]["label"] = "Office\u{200b}\u{ad}".into();
+    std::fs::write(&path, settings.to_string()).unwrap();
+    let out = run(&[
+        "check-ip",
+        "--settings",
+        path.to_str().unwrap(),
+        "--now",
+        NOW,
+        "203.0.113.9",
+    ]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains(r"Office\u{200b}\u{ad}"), "{text}");
+}

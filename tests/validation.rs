@@ -596,3 +596,19 @@ fn instants_are_read_as_they_will_be_written() {
     let again = SecuritySettings::from_json(&fine.to_json_pretty()).unwrap();
     assert_eq!(again, fine);
 }
+
+/// An unknown key is named whole in the path, even when it holds a backtick (the quote of
+/// serde's message) or serde's own words.
+#[test]
+fn an_unknown_key_is_named_whole() {
+    for key in ["x`y", "x`, expected y", "`"] {
+        let update =
+            serde_json::json!({"ip_allowlist": {"entries": [{"cidr": "10.0.0.0/8", key: 1}]}});
+        let errors = SettingsUpdate::from_json(&update.to_string()).unwrap_err();
+        assert_eq!(
+            errors.as_slice()[0].path(),
+            format!("ip_allowlist.entries[0].{key}"),
+            "{key}"
+        );
+    }
+}

@@ -361,8 +361,11 @@ fn parse_ipv4(text: &str, whole: &str) -> Result<Ipv4Addr, AddressError> {
         .all(|b| b.is_ascii_hexdigit() || b == b'.' || b == b'x' || b == b'X');
     let parts: Vec<&str> = text.split('.').collect();
     if parts.len() != 4 {
+        // Fewer parts is the shorthand or integer form other readers take; more parts, or an
+        // empty one, is no form at all.
+        let shorthand = parts.len() < 4 && parts.iter().all(|p| !p.is_empty());
         return Err(
-            if looks_numeric && text.bytes().any(|b| b.is_ascii_digit()) {
+            if shorthand && looks_numeric && text.bytes().any(|b| b.is_ascii_digit()) {
                 AddressError::NonDecimalIpv4 {
                     text: shorten(whole),
                 }
@@ -478,6 +481,19 @@ mod tests {
             assert!(
                 matches!(parse_ip(text), Err(AddressError::NonDecimalIpv4 { .. })),
                 "{text}"
+            );
+        }
+    }
+
+    /// Too many parts, or an empty one, is no other reader's IPv4 form either: not ambiguous,
+    /// just not an address.
+    #[test]
+    fn extra_or_empty_ipv4_parts_are_not_called_other_forms() {
+        for text in ["203.0.113.9.", "1.2.3.4.5", ".1.2.3", "1..2.3", "1.2..3"] {
+            assert!(
+                matches!(parse_ip(text), Err(AddressError::Invalid { .. })),
+                "{text}: {:?}",
+                parse_ip(text)
             );
         }
     }

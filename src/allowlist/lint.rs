@@ -385,8 +385,9 @@ fn embeds_ipv4(range: Cidr) -> bool {
         .any(|text| text.parse::<Cidr>().is_ok_and(|r| r == range))
 }
 
-/// IANA special-purpose ranges (RFC 6890 and successors) that no Internet client has, each with
-/// its name as the warning says it: "is in the NAME range CIDR".
+/// IANA special-purpose ranges (RFC 6890 and successors) that no Internet client has, and the
+/// forms that embed an IPv4 address (whose entries never match that IPv4 client), each with its
+/// name as the warning says it: "is in the NAME range CIDR".
 const SPECIAL_PURPOSE: &[(&str, &str)] = &[
     ("0.0.0.0/8", "\"this network\" (RFC 791)"),
     ("10.0.0.0/8", "private-use (RFC 1918)"),
@@ -400,6 +401,8 @@ const SPECIAL_PURPOSE: &[(&str, &str)] = &[
     ("198.18.0.0/15", "benchmarking (RFC 2544)"),
     ("198.51.100.0/24", "documentation (RFC 5737)"),
     ("203.0.113.0/24", "documentation (RFC 5737)"),
+    // Multicast groups are destinations: no packet comes from one.
+    ("224.0.0.0/4", "multicast (RFC 5771)"),
     ("240.0.0.0/4", "reserved (RFC 1112)"),
     ("::/128", "unspecified (RFC 4291)"),
     ("::1/128", "loopback (RFC 4291)"),
@@ -409,6 +412,9 @@ const SPECIAL_PURPOSE: &[(&str, &str)] = &[
     ("64:ff9b::/96", "NAT64 well-known (RFC 6052)"),
     ("64:ff9b:1::/48", "local-use NAT64 (RFC 8215)"),
     ("::/8", "IETF-reserved (RFC 4291)"),
+    // 6to4 clients send from it, but the IPv4 address it embeds is not that client.
+    ("2002::/16", "6to4 (RFC 3056, deprecated by RFC 7526)"),
+    ("ff00::/8", "multicast (RFC 4291)"),
     ("fc00::/7", "unique-local (RFC 4193)"),
     ("fe80::/10", "link-local (RFC 4291)"),
     ("2001:db8::/32", "documentation (RFC 3849)"),
@@ -416,7 +422,13 @@ const SPECIAL_PURPOSE: &[(&str, &str)] = &[
 
 /// The [`SPECIAL_PURPOSE`] ranges whose warning adds that IPv4 clients are matched only as IPv4
 /// or `::ffff:a.b.c.d`.
-const EMBEDDED_IPV4: &[&str] = &["::/96", "64:ff9b::/96", "64:ff9b:1::/48", "::/8"];
+const EMBEDDED_IPV4: &[&str] = &[
+    "::/96",
+    "64:ff9b::/96",
+    "64:ff9b:1::/48",
+    "::/8",
+    "2002::/16",
+];
 
 #[cfg(test)]
 mod tests {
@@ -572,10 +584,18 @@ mod tests {
             // Spans `::ffff:0:0/96` yet matches no IPv4 client: those are matched as IPv4.
             ("::fffe:0:0/95", "::/8"),
             ("::/64", "::/8"),
+            ("2002:cb00:7109::/48", "2002::/16"),
         ] {
             let cidr: Cidr = text.parse().unwrap();
             let (found, _) = special_purpose(cidr).unwrap();
             assert_eq!(found.to_string(), range, "{text}");
+        }
+        for (text, what) in [
+            ("224.0.0.5/32", "multicast (RFC 5771)"),
+            ("ff02::1/128", "multicast (RFC 4291)"),
+        ] {
+            let cidr: Cidr = text.parse().unwrap();
+            assert_eq!(special_purpose(cidr).unwrap().1, what, "{text}");
         }
         let loopback: Cidr = "::1/128".parse().unwrap();
         assert_eq!(special_purpose(loopback).unwrap().1, "loopback (RFC 4291)");

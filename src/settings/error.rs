@@ -157,8 +157,15 @@ impl SettingsError {
             path.push_str(&sub);
         }
         if let Some(rest) = inner.strip_prefix("unknown field `") {
-            // The path already ends at the unknown key.
-            let name = rest.split('`').next().unwrap_or_default();
+            // The path already ends at the unknown key. serde writes "unknown field `KEY`,
+            // expected ..." (or "..., there are no fields"), and the key itself may hold
+            // backticks: it ends at the last of those two endings.
+            let name = ["`, expected ", "`, there are no fields"]
+                .iter()
+                .filter_map(|ending| rest.rfind(ending))
+                .max()
+                .and_then(|end| rest.get(..end))
+                .unwrap_or(rest);
             if !path.ends_with(name) {
                 if !path.is_empty() {
                     path.push('.');

@@ -12,7 +12,7 @@ use whale_security::allowlist::{
     ClientIp, ClientSource, CompiledAllowlist, IpAllowlist, IpDecision, NotEnforcedReason, Surface,
     TrustedProxies, explain, parse_cidr, parse_ip, resolve_client_ip,
 };
-use whale_security::quote::shorten;
+use whale_security::quote::{escape, shorten};
 
 use crate::common::{self, HeaderArg, SurfaceArg};
 
@@ -325,7 +325,12 @@ fn render(text: &str, decision: &IpDecision<'_>, as_json: bool) -> String {
         .to_string();
     }
     match (entry, reason) {
-        (Some(e), _) => format!("{text}\tallow\t{}\t{}\t{}", e.id, e.cidr, e.label.as_str()),
+        (Some(e), _) => format!(
+            "{text}\tallow\t{}\t{}\t{}",
+            e.id,
+            e.cidr,
+            escape(e.label.as_str())
+        ),
         (None, Some(reason)) => format!("{text}\t{outcome}\t{reason}"),
         (None, None) => format!("{text}\t{outcome}"),
     }

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use whale_security::SecuritySettings;
 use whale_security::allowlist::parse_ip;
 use whale_security::id::UserId;
+use whale_security::quote::escape;
 use whale_security::service::{ChangeRequest, ServiceError};
 use whale_security::store::Version;
 
@@ -145,7 +146,12 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
             match service.update(&store_id, expected, &update, &request) {
                 Ok(updated) => {
                     for change in &updated.changes {
-                        outln!("{}\t{}\t{}", change.path, change.old, change.new);
+                        outln!(
+                            "{}\t{}\t{}",
+                            change.path,
+                            escape(&change.old.to_string()),
+                            escape(&change.new.to_string())
+                        );
                     }
                     match updated.committed {
                         Some(_) => outln!("{store_id} is at version {}", updated.version),
