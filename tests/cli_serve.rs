@@ -16,8 +16,12 @@ impl Serve {
     }
 
     fn start_with(db: &Path, extra: &[&str]) -> Self {
+        Self::spawn(db, &[&["--store", "store_cli1"], extra].concat())
+    }
+
+    fn spawn(db: &Path, extra: &[&str]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_whale-security"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--store", "store_cli1"])
+            .args(["serve", "--listen", "127.0.0.1:0"])
             .arg("--db")
             .arg(db)
             .args(extra)
@@ -174,4 +178,52 @@ fn serve_enforces_a_change_committed_by_another_process_on_the_same_database() {
     assert_eq!(last, 403, "the change made elsewhere was not enforced");
     let (clean, log) = server.terminate();
     assert!(clean, "{log}");
+}
+
+/// A mistyped `--store` on a database that holds other stores is refused instead of creating a
+/// second store; `--create-store` creates it. A first start that cannot run leaves no file.
+#[test]
+fn serve_creates_a_store_beside_others_only_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("security.db");
+    let mut first = Serve::start(&db);
+    first.until_listening();
+    let (clean, log) = first.terminate();
+    assert!(clean, "{log}");
+
+    let serve = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_whale-security"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--store", "store_other"])
+            .arg("--db")
+            .arg(&db)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let refused = serve(&[]);
+    assert_eq!(refused.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("--create-store") && stderr.contains("store_cli1"),
+        "{stderr}"
+    );
+    assert!(!String::from_utf8_lossy(&refused.stdout).contains("api key"));
+
+    let mut created = Serve::spawn(&db, &["--store", "store_other", "--create-store"]);
+    let (lines, _) = created.until_listening();
+    assert!(
+        lines.iter().any(|l| l == "created store store_other"),
+        "{lines:?}"
+    );
+    let (clean, log) = created.terminate();
+    assert!(clean, "{log}");
+
+    let missing = dir.path().join("missing.db");
+    let output = Command::new(env!("CARGO_BIN_EXE_whale-security"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--db"])
+        .arg(&missing)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(!missing.exists());
 }

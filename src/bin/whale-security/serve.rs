@@ -39,10 +39,15 @@ pub struct Args {
     /// The address to listen on (port 0 picks a free port; the address is printed).
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// The store to serve. When the database has no settings for it, they are created with
-    /// secure defaults and the store's first API key is printed, once. Needed on first start.
+    /// The store to serve. On first start (an empty database) its settings are created with
+    /// secure defaults and its first API key is printed, once. Needed on first start.
     #[arg(long)]
     store: Option<String>,
+    /// Create --store, as on first start, even though the database already holds other stores
+    /// (without it, a --store the database does not hold is refused, so a mistyped id does not
+    /// create a store).
+    #[arg(long, requires = "store")]
+    create_store: bool,
     /// A proxy network whose forwarding header is believed (repeatable); none by default.
     #[arg(long = "trusted-proxy", value_name = "CIDR")]
     trusted_proxies: Vec<String>,
@@ -85,6 +90,13 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
         .db
         .as_ref()
         .ok_or("--db FILE (or --database-url URL) is required")?;
+    if args.store.is_none() && !db.exists() {
+        // Checked before opening, which would create the file.
+        return Err(format!(
+            "{} does not exist; name the store to create with --store store_...",
+            db.display()
+        ));
+    }
     let store = SqliteStore::open(db).map_err(|e| e.to_string())?;
     let service = Arc::new(SecurityService::new(store));
     if args.refresh_seconds > 0 {
@@ -135,7 +147,7 @@ fn serve_with<S: Store + 'static>(
         .map(|text| parse_cidr(text).map_err(|e| format!("--trusted-proxy: {e}")))
         .collect::<Result<Vec<_>, _>>()?;
     let header = args.forwarded_header.into();
-    let stores = bootstrap(&service, args.store.as_deref())?;
+    let stores = bootstrap(&service, args.store.as_deref(), args.create_store)?;
     for store_id in &stores {
         // Fill the allowlist cache now, so no request waits for the database to fill it.
         service.refresh(store_id).map_err(|e| e.to_string())?;
@@ -167,10 +179,11 @@ fn serve_with<S: Store + 'static>(
 }
 
 /// The stores to serve: every store in the database, plus `--store` created with its first key
-/// when it is new.
+/// when it is new and the database holds no other store (or `create` says to).
 fn bootstrap<S: Store>(
     service: &SecurityService<S>,
     store: Option<&str>,
+    create: bool,
 ) -> Result<Vec<StoreId>, String> {
     let mut stores = service.store().store_ids().map_err(|e| e.to_string())?;
     let Some(text) = store else {
@@ -184,6 +197,19 @@ fn bootstrap<S: Store>(
     let store_id = StoreId::new(text).map_err(|e| format!("--store: {e}"))?;
     if stores.contains(&store_id) {
         return Ok(stores);
+    }
+    if !stores.is_empty() && !create {
+        let held: Vec<String> = stores.iter().take(5).map(ToString::to_string).collect();
+        return Err(format!(
+            "the database holds no store `{store_id}` (it holds {}{}); to create it beside \
+             them, add --create-store",
+            held.join(", "),
+            if stores.len() > held.len() {
+                ", ..."
+            } else {
+                ""
+            }
+        ));
     }
     let now = chrono::Utc::now();
     let actor = UserId::new("user_bootstrap").map_err(|e| e.to_string())?;
