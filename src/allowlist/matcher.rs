@@ -46,8 +46,8 @@
 //! keys (90 % of the hits on a 10 000-prefix sample of the BGP table land in a bucket larger
 //! than its window) and a lookup there pays a search of six four-way rounds over 64-bit keys,
 //! compared one at a time (SSE2 has no 64-bit compare): single lookups on IPv6 lists of 10 000
-//! prefixes and more are only about 1.6 times as fast as the fastest peer crate at 50 % hits
-//! (batches, which overlap eight searches, 2.6 to 2.8 times). Splitting overflowing buckets with
+//! prefixes and more are only 1.7 to 2.0 times as fast as the fastest peer crate at 50 % hits
+//! (batches, which overlap eight searches, 2.3 to 2.9 times). Splitting overflowing buckets with
 //! child directories helps that case but slows IPv6 misses and IPv4 lookups and doubles the
 //! IPv6 memory, and summary levels over the keys cost more than they save, with 64-bit keys
 //! and with keys split into 32-bit halves (measurements in BENCHMARKS.md): the search is bound
