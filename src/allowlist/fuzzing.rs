@@ -137,6 +137,12 @@ pub fn matcher_differential(data: &[u8]) -> Result<(), Finding> {
 /// trusted proxies, one when every hop is trusted is a trusted one, every address is canonical
 /// (never `::ffff:a.b.c.d`), and the same lines give the same answer again.
 ///
+/// Then the bytes play the client's part in what the proxy writes: the proxy appends the client
+/// it saw, `198.51.100.77` (in `Forwarded`, with the client's Host header as a quoted `host`
+/// parameter, escaped as the grammar says), after the lines the client sent. Whatever the client
+/// wrote, the answer is that address, or an error when its own lines are malformed: never an
+/// address of its choosing.
+///
 /// Layout: the first byte picks the header (bit 0: `Forwarded`, else `X-Forwarded-For`); the
 /// rest, as UTF-8 (lossily), is split at `\n` into header lines. The peer is `10.0.0.1`; the
 /// trusted proxies are `10.0.0.0/8` and `fd00::/8`.
@@ -164,6 +170,7 @@ pub fn client_ip(data: &[u8]) -> Result<(), Finding> {
         header,
     );
     let peer = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
+    appended_hop_wins(header, &text, &lines)?;
     let first = resolve_client_ip(peer, &lines, &proxies);
     let again = resolve_client_ip(peer, &lines, &proxies);
     let show = || format!("{header:?} {lines:?}");
@@ -181,6 +188,44 @@ pub fn client_ip(data: &[u8]) -> Result<(), Finding> {
     };
     if !consistent || client.addr.to_canonical() != client.addr {
         return Err(Finding(format!("{}: {client:?}", show())));
+    }
+    Ok(())
+}
+
+/// The second property of [`client_ip`]: the hop the trusted proxy appends wins.
+fn appended_hop_wins(header: ForwardedHeader, text: &str, lines: &[&str]) -> Result<(), Finding> {
+    let seen = IpAddr::V4(Ipv4Addr::new(198, 51, 100, 77));
+    let appended = match header {
+        ForwardedHeader::XForwardedFor => seen.to_string(),
+        ForwardedHeader::Forwarded => {
+            // A quoted string holds any visible character, space and tab; `"` and `\` escaped.
+            let host: String = text
+                .chars()
+                .filter(|c| !c.is_control() || *c == '\t')
+                .flat_map(|c| match c {
+                    '"' | '\\' => vec!['\\', c],
+                    c => vec![c],
+                })
+                .collect();
+            format!("for={seen};host=\"{host}\"")
+        }
+    };
+    let proxies = TrustedProxies::new(parse_cidr("10.0.0.0/8").ok(), header);
+    let peer = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
+    // The proxy's line alone (in `Forwarded`, carrying the client's text in `host`), then after
+    // the client's own lines.
+    let alone = [appended.as_str()];
+    let after: Vec<&str> = lines.iter().copied().chain(alone).collect();
+    for (sent, must_resolve) in [(&alone[..], true), (&after[..], false)] {
+        match resolve_client_ip(peer, sent, &proxies) {
+            Ok(client) if client.addr == seen => {}
+            Err(_) if !must_resolve => {}
+            other => {
+                return Err(Finding(format!(
+                    "{header:?} {sent:?}: {other:?}, not {seen} as the proxy appended"
+                )));
+            }
+        }
     }
     Ok(())
 }
