@@ -523,3 +523,25 @@ fn refresh_picks_up_a_change_committed_by_another_instance() {
     assert_eq!(two.refresh(&store_id()).unwrap(), Version::new(2));
     assert!(!decision_is_allow(&two, "203.0.113.9"));
 }
+
+/// A list whose only entry for the caller expires moments later locks the caller out as surely
+/// as one without it: the guard wants the caller admitted for the next few minutes.
+#[test]
+fn an_entry_about_to_expire_does_not_satisfy_the_lockout_guard() {
+    let service = spec_service(MemoryStore::new());
+    let office = admin().from_client(ip("203.0.113.9"), Surface::Dashboard);
+    let expiring = |t: &str| {
+        update(&format!(
+            r#"{{"ip_allowlist": {{"entries": [{{"cidr": "203.0.113.0/24", "expires_at": "{t}"}}]}}}}"#
+        ))
+    };
+    let soon = whale_security::time::format(now() + chrono::TimeDelta::try_seconds(1).unwrap());
+    let err = service
+        .update(&store_id(), Version::FIRST, &expiring(&soon), &office)
+        .unwrap_err();
+    assert!(matches!(err, ServiceError::WouldLockOut { .. }), "{err}");
+    let later = whale_security::time::format(now() + chrono::TimeDelta::try_hours(1).unwrap());
+    service
+        .update(&store_id(), Version::FIRST, &expiring(&later), &office)
+        .unwrap();
+}

@@ -21,13 +21,17 @@ pub enum LockoutPolicy {
     Force,
 }
 
+/// How long, in minutes, [`guard_lockout`] wants the caller admitted after the change: an entry
+/// that admits them but expires sooner locks them out as surely as no entry, just later.
+pub const LOCKOUT_MARGIN_MINUTES: i64 = 10;
+
 /// A proposed allowlist was refused because it would lock the caller out.
 #[derive(Clone, Debug, Eq, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum LockoutError {
     /// The caller's own address would be denied on the surface they are using.
     #[error(
-        "the proposed allowlist would deny your own address `{ip}` on the {surface}; add an entry for it or force the change"
+        "the proposed allowlist would deny your own address `{ip}` on the {surface} within {LOCKOUT_MARGIN_MINUTES} minutes; add an entry for it or force the change"
     )]
     WouldLockOut {
         /// The caller's address (canonical).
@@ -37,7 +41,9 @@ pub enum LockoutError {
     },
 }
 
-/// Checks that `proposed` still admits the caller's address `ip` on `surface` at `now`.
+/// Checks that `proposed` still admits the caller's address `ip` on `surface` at `now` and for
+/// the next [`LOCKOUT_MARGIN_MINUTES`] (entries only ever stop matching, so admitted at the end
+/// of the margin means admitted throughout).
 ///
 /// # Errors
 ///
@@ -72,7 +78,10 @@ pub fn guard_lockout(
     now: DateTime<Utc>,
     policy: LockoutPolicy,
 ) -> Result<(), LockoutError> {
-    let denied = check_ip(proposed, ip, surface, now) == IpDecision::Deny;
+    let end = crate::time::checked_add_minutes(now, LOCKOUT_MARGIN_MINUTES).unwrap_or(now);
+    let denied = [now, end]
+        .into_iter()
+        .any(|t| check_ip(proposed, ip, surface, t) == IpDecision::Deny);
     if denied && policy == LockoutPolicy::Refuse {
         return Err(LockoutError::WouldLockOut {
             ip: ip.to_canonical(),

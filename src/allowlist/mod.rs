@@ -87,7 +87,9 @@ pub use self::client::{
     resolve_client_ip,
 };
 pub use self::compiled::{Access, CidrSet, CompiledAllowlist};
-pub use self::guard::{Explanation, LockoutError, LockoutPolicy, explain, guard_lockout};
+pub use self::guard::{
+    Explanation, LOCKOUT_MARGIN_MINUTES, LockoutError, LockoutPolicy, explain, guard_lockout,
+};
 pub use self::lint::{LintWarning, MIN_IPV4_PREFIX, MIN_IPV6_PREFIX, lint_allowlist};
 
 /// The stored allowlist of a store.

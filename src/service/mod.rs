@@ -744,7 +744,8 @@ pub enum ServiceError {
     Password(#[from] PasswordError),
     /// The change would make the allowlist deny the client making it.
     #[error(
-        "the change would deny your own address `{ip}` on the {surface}; add it to the allowlist first, or force the change"
+        "the change would deny your own address `{ip}` on the {surface} within {} minutes; add it to the allowlist first, or force the change",
+        crate::allowlist::LOCKOUT_MARGIN_MINUTES
     )]
     WouldLockOut {
         /// The calling client's address.
