@@ -50,15 +50,18 @@ pub fn checked_add_days(t: DateTime<Utc>, days: i64) -> Option<DateTime<Utc>> {
 }
 
 /// `t` when a document can hold it: its year is 0000 to 9999, the years RFC 3339 writes (and
-/// [`parse`] reads). chrono represents instants far beyond, but [`format()`] writes them as
-/// `+10000-...`, which no RFC 3339 reader accepts, so a computed instant that is stored (a
-/// next rotation, an enforcement date, a key's expiry) goes through this first: past it, the
-/// document holding it could never be read back. Decisions computed on the spot (a session's
-/// deadline) may go beyond: they are answers, not stored fields.
+/// [`parse`] reads), and it is not inside a leap second. chrono represents instants far beyond,
+/// but [`format()`] writes them as `+10000-...`, which no RFC 3339 reader accepts, so a computed
+/// instant that is stored (a next rotation, an enforcement date, a key's expiry) goes through
+/// this first: past it, the document holding it could never be read back. A leap second
+/// (`23:59:60`, which chrono reads) is refused too: the stores keep instants as milliseconds
+/// since the epoch, where it becomes the next day's first second, so it would be ordered
+/// differently once stored. Decisions computed on the spot (a session's deadline) may go
+/// beyond: they are answers, not stored fields.
 #[must_use]
 pub fn writable(t: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    use chrono::Datelike;
-    (0..=9999).contains(&t.year()).then_some(t)
+    use chrono::{Datelike, Timelike};
+    ((0..=9999).contains(&t.year()) && t.nanosecond() < 1_000_000_000).then_some(t)
 }
 
 /// How far, in seconds, a stored instant may lie after `now` and still be read as clock skew
@@ -124,7 +127,7 @@ pub mod rfc3339 {
         })?;
         let t = super::writable(t).ok_or_else(|| {
             de::Error::custom(format_args!(
-                "`{}` is outside the years 0000 to 9999 once converted to UTC",
+                "`{}` is outside the years 0000 to 9999 once converted to UTC, or a leap second",
                 shown()
             ))
         })?;

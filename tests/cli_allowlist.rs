@@ -227,7 +227,11 @@ fn a_now_outside_the_writable_years_is_a_bad_option() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("list.txt");
     std::fs::write(&path, "10.0.0.0/8\n").unwrap();
-    for now in ["0000-01-01T00:00:00+00:01", "9999-12-31T23:59:59-23:59"] {
+    for now in [
+        "0000-01-01T00:00:00+00:01",
+        "9999-12-31T23:59:59-23:59",
+        "2016-12-31T23:59:60Z",
+    ] {
         let out = run(&["lint-allowlist", path.to_str().unwrap(), "--now", now]);
         assert_eq!(out.status.code(), Some(2), "{now}");
         let stderr = String::from_utf8(out.stderr).unwrap();

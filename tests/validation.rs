@@ -562,6 +562,8 @@ fn instants_are_read_as_they_will_be_written() {
             "/api_key_rotation/next_rotation",
             "9999-12-31T23:30:00-01:00",
         ),
+        // A leap second: stored as milliseconds it would become the next day's first second.
+        ("/updated_at", "2016-12-31T23:59:60.500Z"),
     ] {
         assert_eq!(
             paths(with(pointer, Value::from(text))),

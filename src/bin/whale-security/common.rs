@@ -87,7 +87,7 @@ pub fn instant(flag: &str, text: &str) -> Result<DateTime<Utc>, String> {
     // The instant may be stored (a plain list's `added_at`, an audit entry's time).
     whale_security::time::writable(t).ok_or_else(|| {
         format!(
-            "{flag} `{}` is outside the years 0000 to 9999 once converted to UTC",
+            "{flag} `{}` is outside the years 0000 to 9999 once converted to UTC, or a leap second",
             shorten(text)
         )
     })
