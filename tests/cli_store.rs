@@ -240,4 +240,13 @@ fn settings_update_guards_the_actor_and_the_caller_unless_forced() {
     );
     let forced = update(&[&from[..], &["--force"]].concat(), &narrow);
     assert_eq!(forced.status.code(), Some(0), "{}", text(&forced.stderr));
+
+    // --surface names the surface of --from: alone it would guard nothing, so it is refused.
+    let alone = update(&["--surface", "dashboard"], &narrow);
+    assert_eq!(alone.status.code(), Some(2), "{}", text(&alone.stderr));
+    assert!(
+        text(&alone.stderr).contains("--from"),
+        "{}",
+        text(&alone.stderr)
+    );
 }

@@ -614,3 +614,27 @@ fn an_unknown_key_is_named_whole() {
         );
     }
 }
+
+/// A field whose path is shown escaped (a zero-width space, a tab) or cut (a key of hundreds of
+/// characters) is still reported, once, beside the other bad fields.
+#[test]
+fn bad_fields_with_escaped_or_long_paths_are_each_reported_once() {
+    let long = "k".repeat(300);
+    for key in ["z\u{200b}z", "zz\t", long.as_str()] {
+        let update = serde_json::json!({"password_policy": {"min_length": "x", key: 1}});
+        let errors = SettingsUpdate::from_json(&update.to_string()).unwrap_err();
+        let paths: Vec<&str> = errors.as_slice().iter().map(|e| e.path()).collect();
+        assert_eq!(paths.len(), 2, "{key:?}: {paths:?}");
+        assert!(paths.contains(&"password_policy.min_length"), "{paths:?}");
+        let other = paths
+            .iter()
+            .find(|p| **p != "password_policy.min_length")
+            .unwrap();
+        assert!(
+            other.starts_with("password_policy.") && other.len() < 300,
+            "{other}"
+        );
+        // The key appears once, not its cut form twice.
+        assert_eq!(other.matches('.').count(), 1, "{other}");
+    }
+}

@@ -141,21 +141,15 @@ impl SettingsError {
         prefix: &str,
         e: &serde_path_to_error::Error<serde_json::Error>,
     ) -> Self {
+        // Paths and messages are built whole, then escaped and cut (serde quotes the offending
+        // key or value whole, and hostile input may be megabytes long): a key is compared with
+        // the path before either is cut.
         let inner = plain_serde_message(&e.inner().to_string());
         let inner = match inner.rfind(" at line ") {
             Some(cut) => inner.get(..cut).unwrap_or(&inner).to_owned(),
             None => inner,
         };
-        // serde quotes the offending key or value whole; hostile input may be megabytes long.
-        let inner = bounded(&inner);
-        let sub = bounded(&e.path().to_string());
-        let mut path = prefix.to_owned();
-        if sub != "." {
-            if !path.is_empty() && !sub.starts_with('[') {
-                path.push('.');
-            }
-            path.push_str(&sub);
-        }
+        let mut path = raw_path(prefix, e);
         if let Some(rest) = inner.strip_prefix("unknown field `") {
             // The path already ends at the unknown key. serde writes "unknown field `KEY`,
             // expected ..." (or "..., there are no fields"), and the key itself may hold
@@ -172,7 +166,9 @@ impl SettingsError {
                 }
                 path.push_str(name);
             }
-            return Self::UnknownField { path };
+            return Self::UnknownField {
+                path: bounded(&path),
+            };
         }
         if let Some(rest) = inner.strip_prefix("missing field `") {
             let name = rest.split('`').next().unwrap_or_default();
@@ -180,13 +176,28 @@ impl SettingsError {
                 path.push('.');
             }
             path.push_str(name);
-            return Self::MissingField { path };
+            return Self::MissingField {
+                path: bounded(&path),
+            };
         }
         Self::Invalid {
-            path,
-            message: inner,
+            path: bounded(&path),
+            message: bounded(&inner),
         }
     }
+}
+
+/// The field path of a serde error under `prefix`, as written (not escaped, not cut).
+pub(crate) fn raw_path(prefix: &str, e: &serde_path_to_error::Error<serde_json::Error>) -> String {
+    let sub = e.path().to_string();
+    let mut path = prefix.to_owned();
+    if sub != "." {
+        if !path.is_empty() && !sub.starts_with('[') {
+            path.push('.');
+        }
+        path.push_str(&sub);
+    }
+    path
 }
 
 /// A serde message with the Rust type it expected put in words, for people who write JSON and

@@ -70,6 +70,8 @@ impl SettingsUpdate {
             Err(e) => SettingsError::from_path_error("", &e),
         };
         let mut errors = Vec::new();
+        // Each error once, found in constant time: a body of thousands of bad keys stays linear.
+        let mut seen = HashSet::new();
         if let Value::Object(sections) = value {
             for (name, section) in sections {
                 match section {
@@ -77,14 +79,16 @@ impl SettingsUpdate {
                         for (field, v) in fields {
                             let within = format!("{name}.{field}");
                             let one = Value::Object([(field, v)].into_iter().collect());
-                            probe_update(&name, one, &within, &mut errors);
+                            probe_update(&name, one, &within, &mut errors, &mut seen);
                         }
                     }
-                    section => probe_update(&name, section, &name.clone(), &mut errors),
+                    section => {
+                        probe_update(&name, section, &name.clone(), &mut errors, &mut seen);
+                    }
                 }
             }
         }
-        if !errors.contains(&first) {
+        if seen.insert(first.to_string()) {
             errors.insert(0, first);
         }
         Err(SettingsErrors::new(errors))
@@ -93,18 +97,24 @@ impl SettingsUpdate {
 
 /// Reads an update made of the one section `name` holding `value`, and records its error if it
 /// lies within the field path `within` (an error elsewhere would come from the missing rest of
-/// the section, not from this field).
-fn probe_update(name: &str, value: Value, within: &str, errors: &mut Vec<SettingsError>) {
+/// the section, not from this field) and was not recorded yet.
+fn probe_update(
+    name: &str,
+    value: Value,
+    within: &str,
+    errors: &mut Vec<SettingsError>,
+    seen: &mut HashSet<String>,
+) {
     let update = Value::Object([(name.to_owned(), value)].into_iter().collect());
     let Err(e) = serde_path_to_error::deserialize::<_, SettingsUpdate>(update) else {
         return;
     };
-    let e = SettingsError::from_path_error("", &e);
-    let inside = e
-        .path()
+    // Compared as written: the error's own path is escaped and cut for display.
+    let inside = super::error::raw_path("", &e)
         .strip_prefix(within)
         .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']));
-    if inside && !errors.contains(&e) {
+    let e = SettingsError::from_path_error("", &e);
+    if inside && seen.insert(e.to_string()) {
         errors.push(e);
     }
 }

@@ -63,7 +63,13 @@ pub enum Args {
         #[arg(long = "from", value_name = "IP")]
         from: Option<String>,
         /// The surface --from arrives on.
-        #[arg(long, value_enum, ignore_case = true, default_value = "api")]
+        #[arg(
+            long,
+            value_enum,
+            ignore_case = true,
+            default_value = "api",
+            requires = "from"
+        )]
         surface: SurfaceArg,
         /// Apply the change even if it would block the actor (2FA) or lock out --from.
         #[arg(long)]
