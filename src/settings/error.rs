@@ -130,7 +130,8 @@ impl SettingsError {
         };
         Self::Syntax {
             line: e.line(),
-            column: e.column(),
+            // serde_json gives column 0 for an end of input just after a newline.
+            column: e.column().max(1),
             message: bounded(&message),
         }
     }

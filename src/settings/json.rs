@@ -191,6 +191,20 @@ mod tests {
         assert!(parse(r#"{"a": {"x": 1}, "b": {"x": 1}}"#).is_ok());
     }
 
+    /// serde_json puts an end of input just after a newline in column 0; positions here are
+    /// 1-based, as the variant says.
+    #[test]
+    fn an_unexpected_end_after_a_newline_is_in_column_one() {
+        assert!(matches!(
+            parse("{\n"),
+            Err(SettingsError::Syntax {
+                line: 2,
+                column: 1,
+                ..
+            })
+        ));
+    }
+
     #[test]
     fn trailing_text_and_deep_nesting_are_syntax_errors() {
         assert!(matches!(parse("{} {}"), Err(SettingsError::Syntax { .. })));
