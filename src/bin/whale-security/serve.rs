@@ -39,8 +39,9 @@ pub struct Args {
     /// The address to listen on (port 0 picks a free port; the address is printed).
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// The store to serve. On first start (an empty database) its settings are created with
-    /// secure defaults and its first API key is printed, once. Needed on first start.
+    /// A store to serve beside every other store of the database. On first start (an empty
+    /// database) its settings are created with secure defaults and its first API key is
+    /// printed, once. Needed on first start.
     #[arg(long)]
     store: Option<String>,
     /// Create --store, as on first start, even though the database already holds other stores
@@ -201,8 +202,8 @@ fn bootstrap<S: Store>(
     if !stores.is_empty() && !create {
         let held: Vec<String> = stores.iter().take(5).map(ToString::to_string).collect();
         return Err(format!(
-            "the database holds no store `{store_id}` (it holds {}{}); to create it beside \
-             them, add --create-store",
+            "the database holds no store `{store_id}` (it holds {}{}); to create it, add \
+             --create-store",
             held.join(", "),
             if stores.len() > held.len() {
                 ", ..."
