@@ -31,6 +31,27 @@ pub fn parse(text: &str) -> Result<DateTime<Utc>, chrono::ParseError> {
     DateTime::parse_from_rfc3339(text).map(|t| t.with_timezone(&Utc))
 }
 
+/// Why a text is not an instant a document can hold ([`parse_writable`]).
+#[derive(Clone, Debug, Eq, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InstantError {
+    /// The text is not an RFC 3339 date-time.
+    #[error("not an RFC 3339 timestamp: {0}")]
+    Syntax(#[from] chrono::ParseError),
+    /// The instant is not [`writable`].
+    #[error("outside the years 0000 to 9999 once converted to UTC, or a leap second")]
+    Unwritable,
+}
+
+/// [`parse`], refusing what [`writable`] refuses: the instants a stored document can hold.
+///
+/// # Errors
+///
+/// [`InstantError`], saying which of the two is wrong.
+pub fn parse_writable(text: &str) -> Result<DateTime<Utc>, InstantError> {
+    writable(parse(text)?).ok_or(InstantError::Unwritable)
+}
+
 /// `t + minutes`, or `None` when the result is not representable.
 #[must_use]
 pub fn checked_add_minutes(t: DateTime<Utc>, minutes: i64) -> Option<DateTime<Utc>> {
@@ -118,18 +139,8 @@ pub mod rfc3339 {
     /// written in range out of it, and a document holding it could not be read again.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
         let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        let shown = || crate::quote::shorten(&text);
-        let t = super::parse(&text).map_err(|e| {
-            de::Error::custom(format_args!(
-                "`{}` is not an RFC 3339 timestamp: {e}",
-                shown()
-            ))
-        })?;
-        let t = super::writable(t).ok_or_else(|| {
-            de::Error::custom(format_args!(
-                "`{}` is outside the years 0000 to 9999 once converted to UTC, or a leap second",
-                shown()
-            ))
+        let t = super::parse_writable(&text).map_err(|e| {
+            de::Error::custom(format_args!("`{}` is {e}", crate::quote::shorten(&text)))
         })?;
         Ok(t.trunc_subsecs(3))
     }

@@ -83,7 +83,7 @@ impl SettingsUpdate {
                         }
                     }
                     section => {
-                        probe_update(&name, section, &name.clone(), &mut errors, &mut seen);
+                        probe_update(&name, section, &name, &mut errors, &mut seen);
                     }
                 }
             }

@@ -4,7 +4,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use whale_security::id::StoreId;
-use whale_security::quote::escape;
 use whale_security::store::{AuditEntry, AuditQuery, PageLimit, SettingsStore};
 
 use crate::{common, db};
@@ -115,13 +114,7 @@ fn print_entry(entry: &AuditEntry, as_json: bool) -> Result<(), String> {
         outln!("{head}");
     }
     for change in &r.changes {
-        // Values are JSON, which escapes controls but not what displays as nothing.
-        outln!(
-            "{head}\t{}\t{}\t{}",
-            change.path,
-            escape(&change.old.to_string()),
-            escape(&change.new.to_string())
-        );
+        outln!("{head}\t{}", common::change_line(change));
     }
     Ok(())
 }

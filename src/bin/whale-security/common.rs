@@ -11,6 +11,7 @@ use whale_security::quote::shorten;
 use whale_security::settings::SettingsError;
 #[cfg(feature = "sqlite")]
 use whale_security::settings::SettingsUpdate;
+use whale_security::time::InstantError;
 
 /// Reads and validates a settings file, or describes why it could not be.
 pub fn load_settings(path: &Path) -> Result<SecuritySettings, String> {
@@ -31,6 +32,19 @@ pub fn load_settings(path: &Path) -> Result<SecuritySettings, String> {
 pub fn read_update(path: &Path) -> Result<Result<SettingsUpdate, Vec<SettingsError>>, String> {
     Ok(SettingsUpdate::from_json(&read(path)?)
         .map_err(whale_security::settings::SettingsErrors::into_vec))
+}
+
+/// A changed field as `PATH<TAB>OLD<TAB>NEW`, the values as JSON with what displays as nothing
+/// escaped (JSON escapes controls, not zero-width characters).
+#[cfg(feature = "sqlite")]
+pub fn change_line(change: &whale_security::audit::FieldChange) -> String {
+    use whale_security::quote::escape;
+    format!(
+        "{}\t{}\t{}",
+        change.path,
+        escape(&change.old.to_string()),
+        escape(&change.new.to_string())
+    )
 }
 
 /// Prints each error as `error: PATH: MESSAGE` on standard error: the answer of a command whose
@@ -77,19 +91,15 @@ pub fn now(arg: Option<&str>) -> Result<DateTime<Utc>, String> {
 /// value and the format expected, with an example, since chrono's own words ("premature end of
 /// input") do not say that a date alone or a time without an offset is refused.
 pub fn instant(flag: &str, text: &str) -> Result<DateTime<Utc>, String> {
-    let t = whale_security::time::parse(text).map_err(|e| {
-        format!(
+    // The instant may be stored (a plain list's `added_at`, an audit entry's time), so it must
+    // be one a document can hold.
+    whale_security::time::parse_writable(text).map_err(|e| match e {
+        InstantError::Syntax(e) => format!(
             "{flag} `{}` is not an RFC 3339 timestamp ({e}): give a date, a time and an offset, \
              such as 2026-03-10T12:00:00Z or 2026-03-10T13:00:00+01:00",
             shorten(text)
-        )
-    })?;
-    // The instant may be stored (a plain list's `added_at`, an audit entry's time).
-    whale_security::time::writable(t).ok_or_else(|| {
-        format!(
-            "{flag} `{}` is outside the years 0000 to 9999 once converted to UTC, or a leap second",
-            shorten(text)
-        )
+        ),
+        e => format!("{flag} `{}` is {e}", shorten(text)),
     })
 }
 

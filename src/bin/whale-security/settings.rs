@@ -6,7 +6,6 @@ use std::process::ExitCode;
 use whale_security::SecuritySettings;
 use whale_security::allowlist::parse_ip;
 use whale_security::id::UserId;
-use whale_security::quote::escape;
 use whale_security::service::{ChangeRequest, ServiceError};
 use whale_security::store::Version;
 
@@ -152,12 +151,7 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
             match service.update(&store_id, expected, &update, &request) {
                 Ok(updated) => {
                     for change in &updated.changes {
-                        outln!(
-                            "{}\t{}\t{}",
-                            change.path,
-                            escape(&change.old.to_string()),
-                            escape(&change.new.to_string())
-                        );
+                        outln!("{}", common::change_line(change));
                     }
                     match updated.committed {
                         Some(_) => outln!("{store_id} is at version {}", updated.version),
