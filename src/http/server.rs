@@ -35,27 +35,38 @@ pub async fn serve(
 
 /// Completes on SIGINT (Ctrl-C) or, on Unix, SIGTERM; also when a handler cannot be installed,
 /// so a server that cannot hear signals stops rather than runs unstoppable.
-pub async fn shutdown_signal() {
-    let interrupt = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::error!(error = %e, "cannot listen for SIGINT");
-        }
-    };
+///
+/// The handlers are installed when this is called, not when the future is first polled: call
+/// it (inside the Tokio runtime) before announcing that the server is up, so a signal sent as
+/// soon as the announcement is read stops the server cleanly instead of killing it.
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    let terminate = async {
+    {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+        let interrupt = signal(SignalKind::interrupt());
+        let terminate = signal(SignalKind::terminate());
+        async move {
+            let (mut interrupt, mut terminate) = match (interrupt, terminate) {
+                (Ok(i), Ok(t)) => (i, t),
+                (Err(e), _) | (_, Err(e)) => {
+                    tracing::error!(error = %e, "cannot listen for SIGINT and SIGTERM");
+                    return;
+                }
+            };
+            tokio::select! {
+                _ = interrupt.recv() => tracing::info!("SIGINT received, shutting down"),
+                _ = terminate.recv() => tracing::info!("SIGTERM received, shutting down"),
             }
-            Err(e) => tracing::error!(error = %e, "cannot listen for SIGTERM"),
         }
-    };
+    }
     #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => tracing::info!("SIGINT received, shutting down"),
-        () = terminate => tracing::info!("SIGTERM received, shutting down"),
+    {
+        async {
+            if let Err(e) = tokio::signal::ctrl_c().await {
+                tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            }
+            tracing::info!("Ctrl-C received, shutting down");
+        }
     }
 }
 

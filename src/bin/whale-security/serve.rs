@@ -168,10 +168,12 @@ fn serve_with<S: Store + 'static>(
             .await
             .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        // Before the announcement: a SIGTERM sent as soon as it is read must find the handler.
+        let shutdown = shutdown_signal();
         outln!("listening on http://{addr}");
         flush();
         tracing::info!(%addr, stores = stores.len(), "serving");
-        serve(listener, app, shutdown_signal())
+        serve(listener, app, shutdown)
             .await
             .map_err(|e| format!("server failed: {e}"))
     })?;
